@@ -1,0 +1,39 @@
+# Two commands do all the set-up (README "Quick start"):
+#   make run   - install, synthesize the CDK app into cdk.out/, run workflows/customer-support.json locally
+#   make test  - install and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+WORKFLOW ?= workflows/customer-support.json
+INPUT ?= examples/customer-support.input.json
+PYTEST_ARGS ?=
+
+.PHONY: install run synth test clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: install
+	$(BIN)/python app.py
+
+run: synth
+	$(BIN)/stepgraph run $(WORKFLOW) --input $(INPUT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf cdk.out .stepgraph .pytest_cache

@@ -1,0 +1,200 @@
+"""Compiler: a validated workflow → an Amazon States Language document (JSONata query language).
+
+State names are the step ids, so the Step Functions console's graph reads like the workflow
+file; helper states carry names with a space (``Record result`` …), which no step id can have.
+Every execution ends in the same tail, success and failure alike (SPEC §5)::
+
+    … → Record result (Pass) → Store result (s3:putObject) → Publish result (sns:publish)
+      → Finished? (Choice) → Execution succeeded | Execution failed
+
+ARNs and names of deployed resources are ``${...}`` placeholders (:mod:`stepgraph.substitutions`),
+filled by the stack's ``DefinitionSubstitutions`` or by the local engine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..expressions import jsonata
+from ..graph import analyze_graph
+from ..model import StepType, Workflow
+from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, placeholder
+from .asl import HelperState, StateType, jsonata_string
+from .states import ScopeCompiler
+
+__all__ = ["CompiledWorkflow", "compile_workflow", "SNS_INLINE_RESULT_LIMIT", "result_key"]
+
+#: Result records longer than this many characters are announced on SNS with ``resultS3Uri``
+#: instead of ``result``. SNS accepts 262,144 bytes; a character takes up to 4 bytes in UTF-8,
+#: so 60,000 characters always fit with room for the other fields.
+SNS_INLINE_RESULT_LIMIT = 60_000
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def result_key(workflow_name: str, execution_name: str) -> str:
+    """S3 key of a result record: ``results/<workflowName>/<executionName>.json`` (SPEC §5)."""
+    return f"results/{workflow_name}/{execution_name}.json"
+
+
+@dataclass(frozen=True)
+class CompiledWorkflow:
+    """A compiled workflow.
+
+    Attributes
+    ----------
+    name:
+        The workflow's name.
+    definition:
+        The Amazon States Language document (a dict), with ``${...}`` placeholders.
+    agent_ids:
+        Agents the state machine invokes.
+    tools:
+        Tools its ``tool_call`` steps use.
+    """
+
+    name: str
+    definition: dict[str, Any]
+    agent_ids: tuple[str, ...]
+    tools: tuple[str, ...] = ()
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The definition as JSON text, as ``DefinitionBody.from_string`` takes it."""
+        return json.dumps(self.definition, indent=indent, ensure_ascii=False)
+
+    @property
+    def substitution_keys(self) -> frozenset[str]:
+        """Every ``${key}`` placeholder the definition holds."""
+        return frozenset(_PLACEHOLDER.findall(self.to_json(indent=None)))
+
+    def substitute(self, values: dict[str, str]) -> str:
+        """Fill the placeholders (what Step Functions' definition substitutions do).
+
+        Raises
+        ------
+        KeyError
+            Naming the placeholders ``values`` lacks.
+        """
+        missing = sorted(self.substitution_keys - set(values))
+        if missing:
+            raise KeyError(f"no value for placeholders {missing} of state machine {self.name}")
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.to_json(indent=None))
+
+
+def _tail(workflow: Workflow) -> dict[str, Any]:
+    session = ("($sid := $states.input.input.session_id; $sid2 := $states.input.input.sessionId; "
+               "$exists($sid) and $sid != null ? $string($sid) : ($exists($sid2) and $sid2 != null ? $string($sid2) : "
+               "$states.context.Execution.Name))")
+    record = (
+        "($failed := $exists($states.input.error); "
+        "{\"executionArn\": $states.context.Execution.Id, "
+        "\"executionName\": $states.context.Execution.Name, "
+        f"\"workflowName\": {jsonata(workflow.name)}, "
+        f"\"sessionId\": {session}, "
+        "\"status\": $failed ? 'failed' : 'completed', "
+        "\"result\": $failed ? null : ($exists($states.input.last) ? $states.input.last : null), "
+        "\"error\": $failed ? $states.input.error : null, "
+        "\"startedAt\": $states.context.Execution.StartTime, "
+        "\"completedAt\": $now()})"
+    )
+    key = f"'results/' & {jsonata(workflow.name)} & '/' & $states.context.Execution.Name & '.json'"
+    s3_uri = f"'s3://{placeholder(RESULTS_BUCKET)}/' & {key}"
+    message = (
+        f"($body := $string($states.input); $length($body) <= {SNS_INLINE_RESULT_LIMIT} ? $body : "
+        f"$string($merge([$sift($states.input, function($v, $k) {{ $k != 'result' }}), {{\"resultS3Uri\": {s3_uri}}}])))"
+    )
+    attributes = {
+        "workflowName": {"DataType": "String", "StringValue": workflow.name},
+        "status": {"DataType": "String", "StringValue": jsonata_string("$states.input.status")},
+    }
+    retry = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 5, "BackoffRate": 2.0, "JitterStrategy": "FULL"}]
+    return {
+        HelperState.RECORD_RESULT.value: {
+            "Type": StateType.PASS.value,
+            "Comment": "result record (SPEC §5), for success and failure alike",
+            "Output": jsonata_string(record),
+            "Next": HelperState.STORE_RESULT.value,
+        },
+        HelperState.STORE_RESULT.value: {
+            "Type": StateType.TASK.value,
+            "Comment": "s3://<results bucket>/results/<workflowName>/<executionName>.json",
+            "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Arguments": {
+                "Bucket": placeholder(RESULTS_BUCKET),
+                "Key": jsonata_string(key),
+                "Body": jsonata_string("$string($states.input)"),
+                "ContentType": "application/json",
+            },
+            "Output": jsonata_string("$states.input"),
+            "Retry": retry,
+            "Next": HelperState.PUBLISH_RESULT.value,
+        },
+        HelperState.PUBLISH_RESULT.value: {
+            "Type": StateType.TASK.value,
+            "Comment": "announce the result record; subscribers filter on workflowName and status",
+            "Resource": "arn:aws:states:::sns:publish",
+            "Arguments": {
+                "TopicArn": placeholder(RESULTS_TOPIC),
+                "Message": jsonata_string(message),
+                "MessageAttributes": attributes,
+            },
+            "Output": jsonata_string("$states.input"),
+            "Retry": retry,
+            "Next": HelperState.FINISHED.value,
+        },
+        HelperState.FINISHED.value: {
+            "Type": StateType.CHOICE.value,
+            "Choices": [{"Condition": jsonata_string("$states.input.status = 'failed'"), "Next": HelperState.FAILED.value}],
+            "Default": HelperState.SUCCEEDED.value,
+        },
+        HelperState.SUCCEEDED.value: {"Type": StateType.SUCCEED.value, "Output": jsonata_string("$states.input")},
+        HelperState.FAILED.value: {
+            "Type": StateType.FAIL.value,
+            "Error": jsonata_string("$states.input.error.code"),
+            "Cause": jsonata_string("$string($states.input.error.message)"),
+        },
+    }
+
+
+def compile_workflow(workflow: Workflow) -> CompiledWorkflow:
+    """Compile a validated workflow to Amazon States Language.
+
+    Parameters
+    ----------
+    workflow:
+        A workflow that passed :func:`stepgraph.validation.validate_workflow` (for example one
+        returned by :func:`stepgraph.load_workflow`).
+
+    Returns
+    -------
+    CompiledWorkflow
+        The ASL document (``QueryLanguage: JSONata``) and what it needs deployed.
+
+    Raises
+    ------
+    ValueError
+        When the workflow has no trigger (it was not validated).
+
+    Examples
+    --------
+    >>> from stepgraph import load_workflow, compile_workflow  # doctest: +SKIP
+    >>> compiled = compile_workflow(load_workflow("workflows/customer-support.json"))
+    >>> compiled.definition["StartAt"]
+    'trigger'
+    """
+    graph = analyze_graph(workflow)
+    main = graph.main
+    if main is None:
+        raise ValueError(f"workflow {workflow.name} has no trigger; validate it before compiling")
+    body = ScopeCompiler(workflow, graph).compile_scope(main)
+    states = {**body["States"], **_tail(workflow)}
+    definition = {
+        "Comment": workflow.description or f"stepgraph workflow {workflow.name}",
+        "QueryLanguage": "JSONata",
+        "StartAt": body["StartAt"],
+        "States": states,
+    }
+    tools = tuple(sorted({str(s.param("tool")) for s in workflow.steps_of_type(StepType.TOOL_CALL)}))
+    return CompiledWorkflow(name=workflow.name, definition=definition, agent_ids=workflow.agent_ids, tools=tools)

@@ -1,0 +1,539 @@
+"""Expressions and templates of the workflow format (SPEC §4), compiled to JSONata.
+
+Two forms exist:
+
+* a **template**: any string; every ``{{ expr }}`` in it is replaced by the value of ``expr``.
+  A string that is exactly one ``{{ expr }}`` keeps the value's JSON type.
+* a **condition**: one boolean expression such as
+  ``{{input.priority}} == 'high' and {{input.amount}} > 100``; ``{{ }}`` around a reference is
+  optional and acts like parentheses.
+
+Grammar (conditions and the inside of ``{{ }}``)::
+
+    expr       := or
+    or         := and ("or" and)*
+    and        := not ("and" not)*
+    not        := "not" not | comparison
+    comparison := operand (("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "contains") operand)?
+    operand    := literal | reference | "(" expr ")" | "{{" expr "}}"
+    reference  := root ("." name | "[" integer "]" | "[" string "]")*
+    root       := input | trigger | context | steps | execution | workflow | item | index
+    literal    := 'string' | "string" | number | true | false | null
+
+Everything compiles to a JSONata expression evaluated by Step Functions itself (JSONata query
+language), so conditions, transforms and delays cost no Lambda invocation. A reference to a
+missing field evaluates to ``null`` and never fails the execution; an ordering comparison
+(``<`` …) between values that are not both numbers or both strings is ``false``.
+
+The compiled expressions read the *state document* that flows between states::
+
+    {"input": <execution input>, "trigger": <trigger object>, "steps": {<step_id>: {"output": ...}},
+     "item": <loop item>, "index": <loop index>}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+__all__ = [
+    "ExpressionError",
+    "Reference",
+    "compile_condition",
+    "compile_expression",
+    "compile_template",
+    "template_arguments",
+    "template_references",
+    "condition_references",
+    "has_template",
+    "jsonata",
+]
+
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+#: Roots an expression may start with (SPEC §4).
+ROOTS = ("input", "trigger", "context", "steps", "execution", "workflow", "item", "index")
+EXECUTION_FIELDS = {"id": "Id", "name": "Name", "start_time": "StartTime"}
+
+
+class ExpressionError(ValueError):
+    """A malformed expression or template. ``position`` is the 0-based offset of the problem."""
+
+    def __init__(self, message: str, text: str, position: int | None = None):
+        self.text = text
+        self.position = position
+        where = f" at offset {position}" if position is not None else ""
+        super().__init__(f"{message}{where} in {text!r}")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference such as ``steps.agent.output.response``.
+
+    Attributes
+    ----------
+    root:
+        One of :data:`ROOTS`.
+    path:
+        The segments after the root: ``str`` for field names, ``int`` for array indexes.
+    """
+
+    root: str
+    path: tuple[str | int, ...]
+
+    def __str__(self) -> str:
+        parts = [self.root]
+        for seg in self.path:
+            parts.append(f"[{seg}]" if isinstance(seg, int) else f".{seg}")
+        return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Lexer
+# --------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<open>\{\{) | (?P<close>\}\})
+  | (?P<op>==|!=|<=|>=|<|>)
+  | (?P<punct>[()\[\].])
+  | (?P<string>'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = {"and", "or", "not", "in", "contains", "true", "false", "null"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    value: str
+    pos: int
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise ExpressionError(f"unexpected character {text[pos]!r}", text, pos)
+        kind = match.lastgroup or ""
+        value = match.group()
+        if kind != "ws":
+            if kind == "name" and value in _KEYWORDS:
+                kind = "keyword"
+            tokens.append(_Token(kind, value, pos))
+        pos = match.end()
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+# --------------------------------------------------------------------------------------------
+# Parser -> small AST of tuples
+# --------------------------------------------------------------------------------------------
+# ("lit", value) | ("ref", Reference) | ("not", node) | ("bool", "and"|"or", left, right)
+# | ("cmp", op, left, right)
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    def peek(self) -> _Token:
+        return self.tokens[self.i]
+
+    def take(self) -> _Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, kind: str, value: str | None = None) -> _Token:
+        tok = self.take()
+        if tok.kind != kind or (value is not None and tok.value != value):
+            wanted = value or kind
+            found = tok.value or "end of expression"
+            raise ExpressionError(f"expected {wanted!r} but found {found!r}", self.text, tok.pos)
+        return tok
+
+    def parse(self) -> tuple:
+        if self.peek().kind == "end":
+            raise ExpressionError("empty expression", self.text, 0)
+        node = self.parse_or()
+        tok = self.peek()
+        if tok.kind != "end":
+            raise ExpressionError(f"unexpected {tok.value!r}", self.text, tok.pos)
+        return node
+
+    def parse_or(self) -> tuple:
+        node = self.parse_and()
+        while self.peek().kind == "keyword" and self.peek().value == "or":
+            self.take()
+            node = ("bool", "or", node, self.parse_and())
+        return node
+
+    def parse_and(self) -> tuple:
+        node = self.parse_not()
+        while self.peek().kind == "keyword" and self.peek().value == "and":
+            self.take()
+            node = ("bool", "and", node, self.parse_not())
+        return node
+
+    def parse_not(self) -> tuple:
+        if self.peek().kind == "keyword" and self.peek().value == "not":
+            self.take()
+            return ("not", self.parse_not())
+        return self.parse_comparison()
+
+    def parse_comparison(self) -> tuple:
+        left = self.parse_operand()
+        tok = self.peek()
+        if tok.kind == "op" or (tok.kind == "keyword" and tok.value in ("in", "contains")):
+            self.take()
+            right = self.parse_operand()
+            return ("cmp", tok.value, left, right)
+        return left
+
+    def parse_operand(self) -> tuple:
+        tok = self.take()
+        if tok.kind == "open":
+            node = self.parse_or()
+            self.expect("close")
+            return node
+        if tok.kind == "punct" and tok.value == "(":
+            node = self.parse_or()
+            self.expect("punct", ")")
+            return node
+        if tok.kind == "string":
+            return ("lit", _unquote(tok.value, self.text, tok.pos))
+        if tok.kind == "number":
+            number = float(tok.value)
+            return ("lit", int(number) if number.is_integer() and re.fullmatch(r"-?\d+", tok.value) else number)
+        if tok.kind == "keyword" and tok.value in ("true", "false", "null"):
+            return ("lit", {"true": True, "false": False, "null": None}[tok.value])
+        if tok.kind == "name":
+            return ("ref", self.parse_reference(tok))
+        found = tok.value or "end of expression"
+        raise ExpressionError(f"expected a value or a reference but found {found!r}", self.text, tok.pos)
+
+    def parse_reference(self, first: _Token) -> Reference:
+        if first.value not in ROOTS:
+            raise ExpressionError(
+                f"unknown root {first.value!r}; a reference starts with one of {', '.join(ROOTS)}",
+                self.text,
+                first.pos,
+            )
+        path: list[str | int] = []
+        while True:
+            tok = self.peek()
+            if tok.kind == "punct" and tok.value == ".":
+                self.take()
+                name = self.take()
+                if name.kind not in ("name", "keyword", "number"):
+                    raise ExpressionError("expected a field name after '.'", self.text, name.pos)
+                path.append(name.value)
+            elif tok.kind == "punct" and tok.value == "[":
+                self.take()
+                key = self.take()
+                if key.kind == "number" and re.fullmatch(r"-?\d+", key.value):
+                    path.append(int(key.value))
+                elif key.kind == "string":
+                    path.append(_unquote(key.value, self.text, key.pos))
+                else:
+                    raise ExpressionError("expected an integer index or a quoted key inside [ ]", self.text, key.pos)
+                self.expect("punct", "]")
+            else:
+                break
+        return Reference(first.value, tuple(path))
+
+
+def _unquote(token: str, text: str, pos: int) -> str:
+    body = token[1:-1]
+    if token[0] == "'":
+        body = body.replace("\\'", "'").replace('"', '\\"')
+    try:
+        return json.loads(f'"{body}"')
+    except json.JSONDecodeError as exc:
+        raise ExpressionError(f"bad escape in string literal ({exc.msg})", text, pos) from exc
+
+
+def _parse(text: str) -> tuple:
+    return _Parser(text).parse()
+
+
+def _walk_refs(node: tuple) -> Iterator[Reference]:
+    kind = node[0]
+    if kind == "ref":
+        yield node[1]
+    elif kind == "not":
+        yield from _walk_refs(node[1])
+    elif kind in ("bool", "cmp"):
+        yield from _walk_refs(node[2])
+        yield from _walk_refs(node[3])
+
+
+# --------------------------------------------------------------------------------------------
+# Code generation
+# --------------------------------------------------------------------------------------------
+
+
+def jsonata(value: Any) -> str:
+    """Return a JSONata literal for a JSON value (strings, numbers, booleans, null, containers)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _field(name: str | int) -> str:
+    if isinstance(name, int):
+        return f"[{name}]"
+    return "." + "`" + name + "`"
+
+
+def _ref_path(ref: Reference, workflow_name: str) -> str:
+    """JSONata path for a reference; may evaluate to undefined."""
+    segs = ref.path
+    if ref.root == "input":
+        base = "$states.input.input"
+    elif ref.root == "trigger":
+        base = "$states.input.trigger"
+    elif ref.root == "context":
+        base = "$states.input.input.`context`"
+    elif ref.root == "steps":
+        base = "$states.input.steps"
+    elif ref.root in ("item", "index"):
+        base = f"$states.input.{ref.root}"
+    elif ref.root == "execution":
+        if not segs or segs[0] not in EXECUTION_FIELDS:
+            raise ValueError(f"execution.{segs[0] if segs else ''} is not one of execution.id, .name, .start_time")
+        base = f"$states.context.Execution.{EXECUTION_FIELDS[str(segs[0])]}"
+        segs = segs[1:]
+    elif ref.root == "workflow":
+        if list(segs) != ["name"]:
+            raise ValueError("the only workflow field is workflow.name")
+        return jsonata(workflow_name)
+    else:  # pragma: no cover - the parser rejects other roots
+        raise ValueError(ref.root)
+    return base + "".join(_field(s) for s in segs)
+
+
+def _value(ref: Reference, workflow_name: str) -> str:
+    """JSONata for a reference that yields ``null`` for a missing field (SPEC §4)."""
+    path = _ref_path(ref, workflow_name)
+    if ref.root == "workflow":
+        return path
+    return f"($v := {path}; $exists($v) ? $v : null)"
+
+
+def _gen(node: tuple, workflow_name: str) -> str:
+    kind = node[0]
+    if kind == "lit":
+        return jsonata(node[1])
+    if kind == "ref":
+        return _value(node[1], workflow_name)
+    if kind == "not":
+        return f"$not({_truthy(node[1], workflow_name)})"
+    if kind == "bool":
+        return f"({_truthy(node[2], workflow_name)} {node[1]} {_truthy(node[3], workflow_name)})"
+    if kind == "cmp":
+        op, left, right = node[1], _gen(node[2], workflow_name), _gen(node[3], workflow_name)
+        if op in ("==", "!="):
+            jop = "=" if op == "==" else "!="
+            return f"($l := {left}; $r := {right}; $l {jop} $r)"
+        if op in ("<", "<=", ">", ">="):
+            return (
+                f"($l := {left}; $r := {right}; "
+                f"($type($l) = $type($r) and $type($l) in ['number', 'string']) ? $l {op} $r : false)"
+            )
+        if op in ("in", "contains"):
+            needle, haystack = (left, right) if op == "in" else (right, left)
+            return (
+                f"($n := {needle}; $h := {haystack}; "
+                "$type($h) = 'string' ? ($type($n) = 'string' ? $contains($h, $n) : false) : "
+                "$type($h) = 'array' ? ($n in $h) : "
+                "$type($h) = 'object' ? ($type($n) = 'string' ? $n in $keys($h) : false) : false)"
+            )
+    raise ValueError(f"unknown node {node!r}")  # pragma: no cover
+
+
+def _truthy(node: tuple, workflow_name: str) -> str:
+    """Coerce to boolean the way JSONata's ``$boolean`` does, with ``null``/missing as false."""
+    if node[0] in ("cmp", "bool", "not"):
+        return _gen(node, workflow_name)
+    return f"$boolean({_gen(node, workflow_name)})"
+
+
+def _strip_braces(text: str) -> str:
+    """``{{ x }}`` or plain ``x`` → ``x``: conditions may be written either way."""
+    return text.strip()
+
+
+def compile_condition(text: str, *, workflow_name: str = "") -> str:
+    """Compile a condition to a JSONata boolean expression (without ``{% %}``).
+
+    Parameters
+    ----------
+    text:
+        The condition, e.g. ``"{{input.priority}} == 'high' and {{input.amount}} > 100"``.
+    workflow_name:
+        Value of ``workflow.name`` references.
+
+    Returns
+    -------
+    str
+        A JSONata expression that is ``true`` or ``false`` for every input.
+
+    Raises
+    ------
+    ExpressionError
+        When the condition is malformed.
+
+    Examples
+    --------
+    >>> compile_condition("{{input.n}} > 1").startswith("($l := ")
+    True
+    """
+    if not isinstance(text, str):
+        raise ExpressionError("a condition must be a string", repr(text))
+    node = _parse(_strip_braces(text))
+    try:
+        return _truthy(node, workflow_name)
+    except ValueError as exc:
+        raise ExpressionError(str(exc), text) from exc
+
+
+def compile_expression(text: str, *, workflow_name: str = "") -> str:
+    """Compile one expression (the inside of ``{{ }}``, braces optional) to JSONata.
+
+    Raises
+    ------
+    ExpressionError
+        When the expression is malformed.
+    """
+    node = _parse(_strip_braces(text))
+    try:
+        return _gen(node, workflow_name)
+    except ValueError as exc:
+        raise ExpressionError(str(exc), text) from exc
+
+
+def has_template(value: Any) -> bool:
+    """True when ``value`` (any JSON value) contains a ``{{ }}`` anywhere."""
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_template(v) for v in value)
+    return False
+
+
+def _compile_string(text: str, workflow_name: str) -> str:
+    matches = list(_TEMPLATE.finditer(text))
+    if "{{" in _TEMPLATE.sub("", text) or "}}" in _TEMPLATE.sub("", text):
+        raise ExpressionError("unbalanced '{{' or '}}'", text)
+    if not matches:
+        return jsonata(text)
+    if len(matches) == 1 and matches[0].span() == (0, len(text)):
+        return compile_expression(matches[0].group(1), workflow_name=workflow_name)
+    parts: list[str] = []
+    pos = 0
+    for match in matches:
+        if match.start() > pos:
+            parts.append(jsonata(text[pos : match.start()]))
+        inner = compile_expression(match.group(1), workflow_name=workflow_name)
+        parts.append(f"($s := {inner}; $type($s) = 'string' ? $s : $string($s))")
+        pos = match.end()
+    if pos < len(text):
+        parts.append(jsonata(text[pos:]))
+    return "(" + " & ".join(parts) + ")"
+
+
+def compile_template(value: Any, *, workflow_name: str = "") -> str:
+    """Compile a template value (any JSON value) to one JSONata expression.
+
+    Strings are rendered per SPEC §4; objects and arrays are rendered member by member;
+    other values stay literal.
+
+    Raises
+    ------
+    ExpressionError
+        When a ``{{ }}`` inside is malformed.
+
+    Examples
+    --------
+    >>> compile_template({"n": 1})
+    '{"n":1}'
+    """
+    if isinstance(value, str):
+        return _compile_string(value, workflow_name)
+    if isinstance(value, dict):
+        members = ",".join(f"{jsonata(str(k))}:{compile_template(v, workflow_name=workflow_name)}" for k, v in value.items())
+        return "{" + members + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(compile_template(v, workflow_name=workflow_name) for v in value) + "]"
+    return jsonata(value)
+
+
+def template_arguments(value: Any, *, workflow_name: str = "") -> Any:
+    """Render a template value as a JSON tree whose templated strings are ``{% %}`` leaves.
+
+    This keeps ``Arguments`` readable in the Step Functions console: only the strings that hold
+    ``{{ }}`` become JSONata; everything else stays plain JSON. A plain string that happens to
+    start with ``{%`` is wrapped so Step Functions does not take it for JSONata.
+    """
+    if isinstance(value, dict):
+        return {k: template_arguments(v, workflow_name=workflow_name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [template_arguments(v, workflow_name=workflow_name) for v in value]
+    if isinstance(value, str) and ("{{" in value or value.lstrip().startswith("{%")):
+        return "{% " + _compile_string(value, workflow_name) + " %}"
+    return value
+
+
+def _visit_strings(value: Any, fn: Callable[[str], None]) -> None:
+    if isinstance(value, str):
+        fn(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _visit_strings(v, fn)
+    elif isinstance(value, list):
+        for v in value:
+            _visit_strings(v, fn)
+
+
+def template_references(value: Any) -> list[Reference]:
+    """Every reference inside a template value.
+
+    Raises
+    ------
+    ExpressionError
+        When a ``{{ }}`` is malformed.
+    """
+    refs: list[Reference] = []
+
+    def collect(text: str) -> None:
+        stripped = _TEMPLATE.sub("", text)
+        if "{{" in stripped or "}}" in stripped:
+            raise ExpressionError("unbalanced '{{' or '}}'", text)
+        for match in _TEMPLATE.finditer(text):
+            refs.extend(_walk_refs(_parse(match.group(1))))
+
+    _visit_strings(value, collect)
+    return refs
+
+
+def condition_references(text: str) -> list[Reference]:
+    """Every reference inside a condition.
+
+    Raises
+    ------
+    ExpressionError
+        When the condition is malformed.
+    """
+    return list(_walk_refs(_parse(_strip_braces(text))))

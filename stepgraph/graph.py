@@ -1,0 +1,198 @@
+"""Graph analysis of a workflow: scopes (main graph, loop bodies, parallel branches), cycles.
+
+Validation reports what this finds; the compiler reads the scopes to lay states out.
+
+A *scope* is the set of steps one state list holds in the compiled state machine: the main
+graph (entered at the trigger), a loop's body (a Map's ``ItemProcessor``) or a parallel branch
+(one of a Parallel's ``Branches``). SPEC §3: a step in a sub-graph cannot jump out of it; a
+branch leaves only through its parallel step's ``join``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from .exceptions import ValidationIssue
+from .model import Step, StepType, Workflow
+
+__all__ = ["Scope", "GraphAnalysis", "analyze_graph", "successors"]
+
+
+@dataclass(eq=False)
+class Scope:
+    """Steps compiled into one state list.
+
+    Attributes
+    ----------
+    kind:
+        ``"main"``, ``"loop"`` (a loop body) or ``"branch"`` (a parallel branch).
+    entry:
+        Id of the first step.
+    owner:
+        Id of the loop or parallel step that owns the scope (``None`` for the main graph).
+    boundary:
+        For a branch, the parallel's ``join`` step, where the branch ends.
+    parent:
+        The enclosing scope (``None`` for the main graph).
+    members:
+        Ids of the scope's steps, in the order they were reached.
+    """
+
+    kind: str
+    entry: str
+    owner: str | None = None
+    boundary: str | None = None
+    parent: "Scope | None" = None
+    members: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """Human words for the scope, e.g. ``the body of loop 'each'``."""
+        if self.kind == "main":
+            return "the main graph"
+        if self.kind == "loop":
+            return f"the body of loop '{self.owner}'"
+        return f"branch '{self.entry}' of parallel '{self.owner}'"
+
+    @property
+    def in_loop(self) -> bool:
+        """True when this scope or an enclosing one is a loop body (``item``/``index`` exist)."""
+        scope: Scope | None = self
+        while scope is not None:
+            if scope.kind == "loop":
+                return True
+            scope = scope.parent
+        return False
+
+
+@dataclass
+class GraphAnalysis:
+    """Result of :func:`analyze_graph`."""
+
+    scopes: list[Scope]
+    scope_of: dict[str, Scope]
+    issues: list[ValidationIssue]
+
+    @property
+    def main(self) -> Scope | None:
+        """The main graph's scope, or ``None`` when there is no trigger."""
+        return next((s for s in self.scopes if s.kind == "main"), None)
+
+
+def successors(step: Step) -> list[str]:
+    """Ids a step hands control to *within its own scope* (loop bodies and branches excluded)."""
+    if step.step_type is StepType.PARALLEL:
+        join = step.param("join")
+        return [join] if isinstance(join, str) else []
+    return list(step.next_steps) + list(step.else_steps)
+
+
+def _all_edges(step: Step) -> list[str]:
+    edges = list(step.next_steps) + list(step.else_steps)
+    if step.step_type is StepType.LOOP and isinstance(step.param("body"), str):
+        edges.append(step.param("body"))
+    if step.step_type is StepType.PARALLEL and isinstance(step.param("join"), str):
+        edges.append(step.param("join"))
+    return edges
+
+
+def _find_cycles(workflow: Workflow) -> list[ValidationIssue]:
+    by_id = workflow.steps_by_id
+    issues: list[ValidationIssue] = []
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    reported: set[frozenset[str]] = set()
+
+    for start in by_id:
+        if start in state:
+            continue
+        stack: list[tuple[str, iter]] = [(start, iter(_all_edges(by_id[start])))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, edges = stack[-1]
+            nxt = next(edges, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            if nxt not in by_id:
+                continue
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    issues.append(ValidationIssue(
+                        f"cycle {' -> '.join(cycle)}; workflows are acyclic, use a loop step to repeat work",
+                        node,
+                        f"steps[{by_id[node].index}]",
+                    ))
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(_all_edges(by_id[nxt]))))
+    return issues
+
+
+def analyze_graph(workflow: Workflow) -> GraphAnalysis:
+    """Split a workflow into scopes and find cycles, leaks and unreachable steps.
+
+    Parameters
+    ----------
+    workflow:
+        The workflow; unknown ids in edges are ignored here (validation reports them).
+
+    Returns
+    -------
+    GraphAnalysis
+        ``scopes`` (main graph first), ``scope_of`` (step id → scope) and ``issues``.
+    """
+    by_id = workflow.steps_by_id
+    issues: list[ValidationIssue] = []
+    scopes: list[Scope] = []
+    scope_of: dict[str, Scope] = {}
+
+    def explore(entry: str, kind: str, owner: str | None, boundary: str | None, parent: Scope | None) -> None:
+        scope = Scope(kind=kind, entry=entry, owner=owner, boundary=boundary, parent=parent)
+        scopes.append(scope)
+        queue: deque[tuple[str, str | None]] = deque([(entry, owner)])
+        while queue:
+            sid, came_from = queue.popleft()
+            if sid == boundary or sid not in by_id:
+                continue
+            if sid in scope_of:
+                other = scope_of[sid]
+                if other is not scope:
+                    issues.append(ValidationIssue(
+                        f"step '{sid}' belongs to {other.describe()} but is also reached from {scope.describe()}; "
+                        "a step in a loop body or parallel branch cannot jump out of it (or be entered from outside)",
+                        came_from,
+                        f"steps[{by_id[came_from].index}]" if came_from in by_id else "",
+                    ))
+                continue
+            scope_of[sid] = scope
+            scope.members.append(sid)
+            step = by_id[sid]
+            if step.step_type is StepType.LOOP:
+                body = step.param("body")
+                if isinstance(body, str) and body in by_id:
+                    explore(body, "loop", sid, None, scope)
+            if step.step_type is StepType.PARALLEL:
+                join = step.param("join")
+                for branch in step.next_steps:
+                    if branch in by_id and branch != join:
+                        explore(branch, "branch", sid, join if isinstance(join, str) else None, scope)
+            for nxt in successors(step):
+                queue.append((nxt, sid))
+
+    trigger = workflow.trigger
+    if trigger is not None:
+        explore(trigger.step_id, "main", None, None, None)
+        for step in workflow.steps:
+            if step.step_id not in scope_of and step.step_type is not StepType.TRIGGER:
+                issues.append(ValidationIssue(
+                    "step is not reachable from the trigger", step.step_id, f"steps[{step.index}]"
+                ))
+    issues.extend(_find_cycles(workflow))
+    return GraphAnalysis(scopes=scopes, scope_of=scope_of, issues=issues)

@@ -1,0 +1,115 @@
+"""A project: the workflow files of ``workflows/`` and the agent folders of ``agents/``, validated together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from .agents import AgentSpec, discover_agents
+from .exceptions import ProjectError, ValidationIssue, WorkflowValidationError
+from .loader import load_workflow
+from .model import Workflow
+
+__all__ = ["Project", "load_project", "WORKFLOW_SUFFIXES", "chain_issues"]
+
+WORKFLOW_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything ``cdk deploy`` and the local engine need to know about a checkout.
+
+    Attributes
+    ----------
+    root:
+        The project folder (holding ``workflows/`` and ``agents/``).
+    workflows:
+        Validated workflows by name.
+    agents:
+        Agents by id.
+    tools:
+        Registered tool names (``tools/``), empty until tools exist.
+    """
+
+    root: Path
+    workflows: Mapping[str, Workflow]
+    agents: Mapping[str, AgentSpec]
+    tools: frozenset[str] = frozenset()
+
+
+def registered_tools() -> frozenset[str]:
+    """Names of the tools the app registers (empty when the ``tools`` package is absent)."""
+    try:
+        from tools import REGISTRY  # the project's own tools/ package
+    except ImportError:
+        return frozenset()
+    return frozenset(REGISTRY)
+
+
+def chain_issues(workflows: Mapping[str, Workflow]) -> list[ValidationIssue]:
+    """Problems of ``on_complete`` across workflows: unknown targets and cycles (SPEC §5)."""
+    issues: list[ValidationIssue] = []
+    for wf in workflows.values():
+        for i, target in enumerate(wf.on_complete):
+            if target.workflow not in workflows:
+                issues.append(ValidationIssue(f"on_complete names unknown workflow '{target.workflow}' (known: {', '.join(sorted(workflows))})", None, f"{wf.name}: on_complete[{i}]"))
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in workflows[name].on_complete:
+            if target.workflow not in workflows:
+                continue
+            if state.get(target.workflow) == 1:
+                cycle = path[path.index(target.workflow):] + [target.workflow]
+                issues.append(ValidationIssue(f"on_complete chains loop forever: {' -> '.join(cycle)}", None, f"{name}: on_complete"))
+            elif target.workflow not in state:
+                visit(target.workflow, path + [target.workflow])
+        state[name] = 2
+
+    for name in sorted(workflows):
+        if name not in state:
+            visit(name, [name])
+    return issues
+
+
+def load_project(root: str | Path = ".") -> Project:
+    """Read and validate every workflow and agent of a project.
+
+    Parameters
+    ----------
+    root:
+        Folder holding ``workflows/`` and ``agents/``.
+
+    Returns
+    -------
+    Project
+
+    Raises
+    ------
+    ProjectError
+        When an agent folder or a workflow file cannot be read, or two workflows share a name.
+    WorkflowValidationError
+        With every problem of every workflow file, and chain problems across them.
+    """
+    base = Path(root).resolve()
+    agents = discover_agents(base / "agents")
+    tools = registered_tools()
+    workflows: dict[str, Workflow] = {}
+    problems: list[ValidationIssue] = []
+    files = sorted(p for p in (base / "workflows").glob("*") if p.suffix in WORKFLOW_SUFFIXES) if (base / "workflows").is_dir() else []
+    for file in files:
+        try:
+            wf = load_workflow(file, agents=agents.keys(), tools=tools)
+        except WorkflowValidationError as exc:
+            problems += [ValidationIssue(i.message, i.step_id, f"{file.name}: {i.path}") for i in exc.issues]
+            continue
+        if wf.name in workflows:
+            raise ProjectError(f"{file}: workflow name '{wf.name}' is already used by {workflows[wf.name].source}")
+        workflows[wf.name] = wf
+    problems += chain_issues(workflows)
+    if problems:
+        raise WorkflowValidationError(problems, source=str(base / "workflows"))
+    return Project(root=base, workflows=MappingProxyType(workflows), agents=MappingProxyType(agents), tools=tools)
