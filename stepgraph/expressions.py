@@ -305,7 +305,10 @@ def _ref_path(ref: Reference, workflow_name: str) -> str:
     elif ref.root == "context":
         base = "$states.input.input.`context`"
     elif ref.root == "steps":
+        # the document keeps outputs flat: steps.<id>.output.x is read at steps.<id>.x
         base = "$states.input.steps"
+        if len(segs) >= 2 and segs[1] == "output":
+            segs = (segs[0],) + tuple(segs[2:])
     elif ref.root in ("item", "index"):
         base = f"$states.input.{ref.root}"
     elif ref.root == "execution":

@@ -32,7 +32,7 @@ class HelperState(str, Enum):
     RECORD_RESULT = "Record result"
     STORE_RESULT = "Store result"
     PUBLISH_RESULT = "Publish result"
-    FINISHED = "Finished?"
+    FINISHED = "Check status"
     SUCCEEDED = "Execution succeeded"
     FAILED = "Execution failed"
 

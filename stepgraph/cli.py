@@ -1,0 +1,166 @@
+"""The ``stepgraph`` command line (SPEC §8): validate, compile and run workflows.
+
+``--json`` makes a command print one JSON document on stdout; with ``run --json`` the step
+events go to stderr as JSON lines and stdout holds only the result record.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+
+from .agents import discover_agents
+from .compiler import compile_workflow
+from .exceptions import ProjectError, StepgraphError, WorkflowValidationError
+from .loader import load_workflow
+from .project import load_project, registered_tools
+
+__all__ = ["app", "main", "find_project_root"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Agent workflows on AWS Step Functions and Bedrock AgentCore.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds ``workflows/`` or ``agents/`` (else cwd)."""
+    here = start.resolve()
+    for folder in [here, *here.parents]:
+        if (folder / "agents").is_dir() or (folder / "workflows").is_dir():
+            return folder
+    return Path.cwd()
+
+
+def _emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _load(file: Path):
+    root = find_project_root(file.parent)
+    agents = discover_agents(root / "agents")
+    return load_workflow(file, agents=agents.keys(), tools=registered_tools()), root
+
+
+@app.command()
+def validate(files: List[Path] = typer.Argument(..., help="Workflow files (.json, .yaml, .yml)."),
+             as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+    """Validate workflow files; print every problem; exit 1 when any file is invalid."""
+    report: list[dict[str, Any]] = []
+    failed = False
+    for file in files:
+        try:
+            wf, _ = _load(file)
+            report.append({"file": str(file), "workflow": wf.name, "valid": True, "issues": []})
+            if not as_json:
+                out.print(f"[green]✓[/] {file}: workflow '{wf.name}' is valid ({len(wf.steps)} steps)")
+        except WorkflowValidationError as exc:
+            failed = True
+            report.append({"file": str(file), "valid": False, "issues": [i.to_dict() for i in exc.issues]})
+            if not as_json:
+                out.print(f"[red]✗[/] {file}: {len(exc.issues)} problem(s)")
+                for issue in exc.issues:
+                    step = f"step '{issue.step_id}'" if issue.step_id else "workflow"
+                    out.print(f"  [bold]VALIDATION_ERROR[/] {step} [dim]{issue.path}[/]: {issue.message}", markup=True, highlight=False)
+        except ProjectError as exc:
+            failed = True
+            report.append({"file": str(file), "valid": False, "issues": [{"code": "VALIDATION_ERROR", "step": None, "path": "", "message": str(exc)}]})
+            if not as_json:
+                out.print(f"[red]✗[/] {exc}")
+    if as_json:
+        _emit_json({"valid": not failed, "files": report})
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("compile")
+def compile_command(file: Path = typer.Argument(..., help="Workflow file."),
+                    as_json: bool = typer.Option(False, "--json", help="Accepted for symmetry: the output is JSON already.")) -> None:
+    """Print the Amazon States Language document of a workflow (with ${...} placeholders)."""
+    try:
+        wf, _ = _load(file)
+    except StepgraphError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1)
+    sys.stdout.write(compile_workflow(wf).to_json() + "\n")
+
+
+def _read_input(value: Optional[str]) -> Any:
+    if value is None:
+        return {}
+    candidate = Path(value)
+    if not value.lstrip().startswith(("{", "[")) and candidate.is_file():
+        value = candidate.read_text(encoding="utf-8")
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--input is neither a JSON document nor a JSON file: {exc}") from exc
+
+
+def _print_event(event: Any, as_json: bool) -> None:
+    if as_json:
+        err.file.write(json.dumps(event.to_dict(), default=str) + "\n")
+        err.file.flush()
+        return
+    time = event.timestamp.strftime("%H:%M:%S.%f")[:-3]
+    if event.kind == "step_start":
+        err.print(f"[dim]{time}[/] [cyan]▶ {event.name}[/]", highlight=False)
+    elif event.kind == "step_complete":
+        preview = json.dumps(event.detail.get("output"), ensure_ascii=False, default=str)
+        preview = preview if len(preview) <= 160 else preview[:157] + "..."
+        err.print(f"[dim]{time}[/] [green]✓ {event.name}[/] [dim]{preview}[/]", highlight=False)
+    elif event.kind == "step_failed":
+        err.print(f"[dim]{time}[/] [red]✗ {event.name}[/] {event.detail.get('error')}", highlight=False)
+    elif event.kind == "step_retry":
+        err.print(f"[dim]{time}[/] [yellow]! attempt failed: {event.detail.get('error')}[/]", highlight=False)
+    elif event.kind == "record":
+        err.print(f"[dim]{time}   {event.name}[/]", highlight=False)
+    elif event.kind == "status":
+        err.print(f"[dim]{time}[/] [bold]execution {event.detail.get('status')}[/]", highlight=False)
+
+
+@app.command()
+def run(file: Path = typer.Argument(..., help="Workflow file."),
+        input: Optional[str] = typer.Option(None, "--input", "-i", help="Execution input: a JSON document or a path to one."),
+        approve: bool = typer.Option(False, "--approve", help="Approve every human_approval step."),
+        reject: bool = typer.Option(False, "--reject", help="Reject every human_approval step."),
+        real_time: bool = typer.Option(False, "--real-time", help="Keep waits and retry back-offs at their real length."),
+        as_json: bool = typer.Option(False, "--json", help="Events to stderr as JSON lines; stdout holds only the result record.")) -> None:
+    """Run a workflow locally, offline, on the same state machine cdk deploy ships; exit 0 when completed."""
+    from .local import LocalEngine
+
+    if approve and reject:
+        raise typer.BadParameter("--approve and --reject exclude each other")
+    execution_input = _read_input(input)
+    try:
+        wf, root = _load(file)
+        project = load_project(root)
+    except StepgraphError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1)
+    decision = "approved" if approve else "rejected" if reject else None
+    try:
+        with LocalEngine(project, real_time=real_time, approval_decision=decision) as engine:
+            result = engine.run(wf.name, execution_input, on_event=lambda e: _print_event(e, as_json))
+    except StepgraphError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        _emit_json(result.record)
+    else:
+        out.print_json(json.dumps(result.record, ensure_ascii=False, default=str))
+        colour = "green" if result.status == "completed" else "red"
+        err.print(f"[{colour}]{result.status}[/] · result record: {result.record_path}", highlight=False)
+    raise typer.Exit(0 if result.status == "completed" else 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,248 @@
+"""Agents served from their folders on loopback, behind an emulated AgentCore data plane.
+
+Each agent of ``agents/<agent_id>/`` runs as its own process (``python <entrypoint>`` with
+``PORT`` set), speaking its real HTTP contract: ``POST /invocations``, ``GET /ping`` (FIELD-NOTES
+"Bedrock AgentCore Runtime"). A small gateway answers botocore's ``InvokeAgentRuntime`` request
+(``POST /runtimes/{agentRuntimeArn}/invocations``) and forwards it to the agent behind the ARN,
+streaming the body back unchanged — so ``lambdas/invoke_agent`` runs locally exactly as deployed,
+with ``AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`` pointing at the gateway.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ..agents import AgentSpec
+from ..exceptions import StepgraphError
+
+__all__ = ["AgentProcess", "AgentCoreGateway", "local_runtime_arn", "AgentStartError"]
+
+SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+#: How long an agent may take to answer ``GET /ping`` after start (AgentCore allows 30 s).
+STARTUP_SECONDS = 30.0
+
+
+class AgentStartError(StepgraphError):
+    """An agent process did not come up (it exited, or did not answer ``/ping`` in time)."""
+
+
+def local_runtime_arn(agent_id: str, *, region: str = "us-east-1", account: str = "123456789012") -> str:
+    """The ARN a local run gives an agent's runtime (the shape AgentCore uses)."""
+    return f"arn:aws:bedrock-agentcore:{region}:{account}:runtime/{agent_id}-local"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AgentProcess:
+    """One agent served from its folder on ``127.0.0.1:<port>``.
+
+    Parameters
+    ----------
+    spec:
+        The agent.
+    env:
+        Extra environment variables for the process (credentials are *not* passed on: a local
+        agent gets no AWS access unless the caller adds it).
+    log_dir:
+        Folder for the agent's stdout/stderr (``<agent_id>.log``).
+    """
+
+    def __init__(self, spec: AgentSpec, *, env: dict[str, str] | None = None, log_dir: Path | None = None):
+        self.spec = spec
+        self.port = _free_port()
+        self.env = env or {}
+        self.log_dir = log_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the process and wait until ``GET /ping`` answers.
+
+        Raises
+        ------
+        AgentStartError
+            When the process exits or does not answer within 30 s.
+        """
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NOVA_ACT_API_KEY"))}
+        env.update(self.spec.environment)
+        env.update(self.env)
+        env.update({"PORT": str(self.port), "PYTHONUNBUFFERED": "1", "AWS_REGION": "us-east-1",
+                    "AWS_EC2_METADATA_DISABLED": "true"})
+        env.pop("DOCKER_CONTAINER", None)  # bind 127.0.0.1 only
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_dir / f"{self.spec.agent_id}.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, self.spec.entrypoint], cwd=self.spec.path, env=env,
+            stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                where = f"; see {self.log_dir / (self.spec.agent_id + '.log')}" if self.log_dir else ""
+                raise AgentStartError(f"agent {self.spec.agent_id} exited with code {self.process.returncode} while starting{where}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                conn.request("GET", "/ping")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise AgentStartError(f"agent {self.spec.agent_id} did not answer GET /ping within {STARTUP_SECONDS:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after 5 s)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self._log:
+            self._log.close()
+            self._log = None
+
+
+class AgentCoreGateway:
+    """Emulates AgentCore's ``InvokeAgentRuntime`` on loopback and forwards to agent processes.
+
+    Agents start lazily, on their first invocation, and stay up until :meth:`stop`.
+
+    Parameters
+    ----------
+    agents:
+        Agents by runtime ARN.
+    env:
+        Extra environment for the agent processes.
+    log_dir:
+        Folder for the agents' logs.
+    """
+
+    def __init__(self, agents: dict[str, AgentSpec], *, env: dict[str, str] | None = None, log_dir: Path | None = None):
+        self.agents = dict(agents)
+        self.env = env or {}
+        self.log_dir = log_dir
+        self.processes: dict[str, AgentProcess] = {}
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name="agentcore-gateway", daemon=True)
+
+    @property
+    def endpoint_url(self) -> str:
+        """Value for ``AWS_ENDPOINT_URL_BEDROCK_AGENTCORE``."""
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "AgentCoreGateway":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the gateway and every agent process."""
+        self.server.shutdown()
+        self.server.server_close()
+        for process in self.processes.values():
+            process.stop()
+
+    def process_for(self, arn: str) -> AgentProcess:
+        """The running process behind a runtime ARN, started on first use.
+
+        Raises
+        ------
+        KeyError
+            When no agent has that ARN.
+        AgentStartError
+            When the agent does not start.
+        """
+        with self._lock:
+            if arn not in self.processes:
+                spec = self.agents[arn]
+                process = AgentProcess(spec, env=self.env, log_dir=self.log_dir)
+                process.start()
+                self.processes[arn] = process
+            return self.processes[arn]
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep the console for step events
+                pass
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                body = json.dumps({"message": message}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("x-amzn-ErrorType", code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                parsed = urllib.parse.urlparse(self.path)
+                parts = parsed.path.split("/")
+                length = int(self.headers.get("Content-Length") or 0)
+                payload = self.rfile.read(length)
+                if len(parts) != 4 or parts[1] != "runtimes" or parts[3] != "invocations":
+                    return self._error(404, "UnknownOperationException", f"no route {parsed.path}")
+                arn = urllib.parse.unquote(parts[2])
+                if arn not in gateway.agents:
+                    return self._error(404, "ResourceNotFoundException", f"no agent runtime {arn}")
+                try:
+                    process = gateway.process_for(arn)
+                except AgentStartError as exc:
+                    return self._error(424, "RuntimeClientError", str(exc))
+                session = self.headers.get(SESSION_HEADER, "")
+                conn = http.client.HTTPConnection("127.0.0.1", process.port, timeout=900)
+                try:
+                    conn.request("POST", "/invocations", body=payload, headers={
+                        "Content-Type": self.headers.get("Content-Type", "application/json"),
+                        "Accept": self.headers.get("Accept", "application/json, text/event-stream"),
+                        SESSION_HEADER: session,
+                    })
+                    upstream = conn.getresponse()
+                except OSError as exc:
+                    return self._error(502, "RuntimeClientError", f"agent {gateway.agents[arn].agent_id} did not answer: {exc}")
+                if upstream.status >= 400:
+                    body = upstream.read()
+                    return self._error(424 if upstream.status >= 500 else 400, "RuntimeClientError",
+                                       f"agent returned HTTP {upstream.status}: {body[:500].decode('utf-8', 'replace')}")
+                self.send_response(200)
+                self.send_header("Content-Type", upstream.getheader("Content-Type", "application/json"))
+                self.send_header(SESSION_HEADER, session)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                while True:
+                    chunk = upstream.read1(65536) if hasattr(upstream, "read1") else upstream.read(65536)
+                    if not chunk:
+                        break
+                    self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                conn.close()
+
+        return Handler

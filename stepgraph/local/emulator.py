@@ -1,0 +1,234 @@
+"""Seams into moto that let its Step Functions interpreter run our state machines offline.
+
+moto 5.2.5 (pinned) executes Amazon States Language when started with
+``execute_state_machine``; three gaps are closed here (FIELD-NOTES "Running Amazon States
+Language locally"):
+
+* **JSONata** is not wired in moto (moto issue 10105): ``_eval_jsonata`` is plugged with
+  ``jsonata-python``, plus the functions Step Functions adds to JSONata (``$parse``, ``$uuid``,
+  ``$hash``, ``$partition``, ``$range``, ``$random``).
+* **Lambda** without Docker echoes its payload: ``LambdaSimpleBackend.invoke`` is replaced by a
+  dispatcher that runs the real handler in-process and reports an exception the way Lambda
+  does (``x-amz-function-error`` + ``{"errorType", "errorMessage"}``), so ``Retry``/``Catch``
+  match the exception's class name.
+* **Time**: ``Wait`` states and retry back-offs can be fast-forwarded.
+
+These touch private names; :func:`check_seams` fails loudly if moto moved them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["install_seams", "check_seams", "LambdaRegistry", "LambdaContext", "FastForward", "SeamError"]
+
+
+class SeamError(RuntimeError):
+    """moto's internals no longer look as this module expects (the pinned version moved)."""
+
+
+def _sfn_functions() -> dict[str, Callable[..., Any]]:
+    """JSONata functions Step Functions provides (Step Functions developer guide, "JSONata")."""
+
+    def partition(array: list, size: int) -> list:
+        size = int(size)
+        return [array[i : i + size] for i in range(0, len(array), size)]
+
+    def rng(start: float, end: float, step: float) -> list:
+        out, value = [], start
+        while (step > 0 and value <= end) or (step < 0 and value >= end):
+            out.append(value)
+            value += step
+        return out
+
+    def hash_(value: str, algorithm: str = "SHA-256") -> str:
+        name = algorithm.replace("-", "").lower()
+        return hashlib.new(name, str(value).encode("utf-8")).hexdigest()
+
+    return {
+        "parse": lambda text: json.loads(text),
+        "uuid": lambda: str(uuid.uuid4()),
+        "hash": hash_,
+        "partition": partition,
+        "range": rng,
+        "random": lambda *seed: random.Random(seed[0]).random() if seed else random.random(),
+    }
+
+
+def _make_evaluator() -> Callable[[str], Any]:
+    import jsonata
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
+
+    functions = _sfn_functions()
+
+    def evaluate(expression: str) -> Any:
+        try:
+            compiled = jsonata.Jsonata(expression)
+            for name, fn in functions.items():
+                compiled.register_lambda(name, fn)
+            return compiled.evaluate(None)
+        except JSONataException:
+            raise
+        except Exception as exc:  # jsonata-python raises JException and Python errors
+            raise JSONataException("States.QueryEvaluationError", str(exc)) from exc
+
+    return evaluate
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:  # noqa: D401 - Lambda's own name
+        """Milliseconds left; locally a Lambda never runs out of time."""
+        return 900_000
+
+
+class LambdaRegistry:
+    """Function name → in-process handler, consulted by the patched Lambda backend.
+
+    Handlers are plain callables ``handler(event: dict, context: LambdaContext) -> Any``.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._lock = threading.Lock()
+        self.invocations: list[tuple[str, Any]] = []
+
+    def register(self, function_name: str, handler: Callable[[Any, Any], Any]) -> None:
+        """Run ``handler`` when ``function_name`` is invoked."""
+        with self._lock:
+            self._handlers[function_name] = handler
+
+    def handler_for(self, function_name: str) -> Callable[[Any, Any], Any] | None:
+        """The handler registered for a function name or ARN, if any."""
+        name = function_name.split(":function:")[-1].split(":")[0]
+        return self._handlers.get(name)
+
+    def invoke(self, function_name: str, body: Any, response_headers: dict) -> bytes:
+        """Call the handler like Lambda does; errors become ``{"errorType", "errorMessage"}``."""
+        handler = self.handler_for(function_name)
+        if handler is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "ResourceNotFoundException", "errorMessage": f"no local handler for {function_name}"}).encode()
+        event = json.loads(body) if body else {}
+        with self._lock:
+            self.invocations.append((function_name, event))
+        context = LambdaContext(function_name=function_name.split(":function:")[-1], aws_request_id=str(uuid.uuid4()),
+                                invoked_function_arn=function_name)
+        try:
+            result = handler(event, context)
+        except Exception as exc:  # Lambda reports any exception as a function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_exception(exc)[-3:],
+            }).encode()
+        return json.dumps(result).encode()
+
+
+class FastForward:
+    """Fast-forwards ``Wait`` states and retry back-offs; records how long was skipped (seconds)."""
+
+    def __init__(self) -> None:
+        self.skipped_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def skip(self, seconds: float) -> None:
+        with self._lock:
+            self.skipped_seconds += max(0.0, float(seconds))
+
+
+_installed: dict[str, Any] = {}
+
+
+def check_seams() -> None:
+    """Raise :class:`SeamError` if a private moto name this module patches has moved."""
+    try:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+        from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+    except ImportError as exc:  # pragma: no cover - only when moto moves
+        raise SeamError(f"moto layout changed: {exc}; stepgraph pins moto==5.2.5") from exc
+    problems = []
+    if not hasattr(moto_jsonata, "_eval_jsonata"):
+        problems.append("moto.stepfunctions.parser.asl.jsonata.jsonata._eval_jsonata")
+    if not hasattr(LambdaSimpleBackend, "invoke"):
+        problems.append("LambdaSimpleBackend.invoke")
+    if not hasattr(WaitFunction, "_wait_interval"):
+        problems.append("WaitFunction._wait_interval")
+    if not hasattr(retrier_decl, "time"):
+        problems.append("retrier_decl.time")
+    if problems:
+        raise SeamError(f"moto internals moved ({', '.join(problems)}); stepgraph pins moto==5.2.5")
+
+
+def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None) -> None:
+    """Patch moto (process-wide) so state machines run with JSONata, real handlers and fast time.
+
+    Parameters
+    ----------
+    registry:
+        Where Lambda invocations are dispatched.
+    fast_forward:
+        When given, ``Wait`` states and retry back-offs return at once and the skipped seconds
+        are added to it; ``None`` keeps real time (``stepgraph run --real-time``).
+
+    Raises
+    ------
+    SeamError
+        When moto's internals are not where the pinned version keeps them.
+    """
+    check_seams()
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+    if "wait" not in _installed:
+        _installed["wait"] = WaitFunction._wait_interval
+        _installed["retry_time"] = retrier_decl.time
+    moto_jsonata._eval_jsonata = _make_evaluator()
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        return registry.invoke(function_name, body, response_headers)
+
+    LambdaSimpleBackend.invoke = invoke
+
+    if fast_forward is None:
+        WaitFunction._wait_interval = _installed["wait"]
+        retrier_decl.time = _installed["retry_time"]
+        return
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        fast_forward.skip(wait_seconds)
+
+    class _FastTime:
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            fast_forward.skip(seconds)
+            time.sleep(min(seconds, 0.01))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+    WaitFunction._wait_interval = wait_interval
+    retrier_decl.time = _FastTime()

@@ -1,0 +1,393 @@
+"""The local engine: the compiled state machine on moto's Step Functions interpreter, offline.
+
+What runs where (SPEC §10):
+
+* the **state machine** is the very ASL document ``cdk deploy`` ships, created in moto's Step
+  Functions with the placeholders filled by local resource names;
+* **S3, SNS, SQS, IAM, Lambda** are moto's in-process emulations; the result record lands in an
+  emulated bucket and on an emulated topic, exactly as deployed;
+* **Lambda handlers** of ``lambdas/`` run in-process (:mod:`stepgraph.local.emulator`);
+* **agents** run from their folders on loopback behind an emulated AgentCore data plane
+  (:mod:`stepgraph.local.agentcore`).
+
+Waits and retry back-offs are fast-forwarded unless ``real_time=True``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import secrets
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterator
+
+from ..compiler import CompiledWorkflow, compile_workflow, result_key
+from ..exceptions import StepgraphError
+from ..project import Project
+from ..substitutions import (
+    API_CALL_FUNCTION,
+    APPROVAL_FUNCTION,
+    INVOKE_AGENT_FUNCTION,
+    RESULTS_BUCKET,
+    RESULTS_TOPIC,
+    TOOL_FUNCTION,
+    agent_runtime_key,
+)
+from .agentcore import AgentCoreGateway, local_runtime_arn
+from .emulator import FastForward, LambdaRegistry, install_seams
+
+__all__ = ["LocalEngine", "StepEvent", "RunResult", "LOCAL_LAMBDAS", "EngineError"]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+RESULTS_BUCKET_NAME = "stepgraph-results-local"
+RESULTS_TOPIC_NAME = "stepgraph-results"
+#: Substitution key → (local function name, folder under ``lambdas/``).
+LOCAL_LAMBDAS = {
+    INVOKE_AGENT_FUNCTION: ("stepgraph-invoke-agent", "invoke_agent"),
+    TOOL_FUNCTION: ("stepgraph-tool-call", "tool_call"),
+    API_CALL_FUNCTION: ("stepgraph-api-call", "api_call"),
+    APPROVAL_FUNCTION: ("stepgraph-approval", "approval"),
+}
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class EngineError(StepgraphError):
+    """The local engine cannot run a workflow (a handler is missing, the execution vanished …)."""
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Something that happened during an execution, derived from Step Functions' history.
+
+    Attributes
+    ----------
+    kind:
+        ``step_start``, ``step_complete``, ``step_retry`` (a task attempt failed and will be
+        retried or caught), ``status`` (execution status change) or ``record`` (helper states).
+    name:
+        State name (a step id, or a helper state such as ``Store result``).
+    timestamp:
+        When Step Functions recorded it (UTC).
+    detail:
+        Kind-specific data: ``output`` for ``step_complete``, ``error``/``cause`` for
+        ``step_retry``, ``status`` for ``status``.
+    """
+
+    kind: str
+    name: str
+    timestamp: datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{"event", "step", "timestamp", ...detail}``."""
+        return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **self.detail}
+
+
+@dataclass
+class RunResult:
+    """Outcome of :meth:`LocalEngine.run`.
+
+    Attributes
+    ----------
+    execution_arn:
+        The execution's ARN (in the emulator).
+    record:
+        The result record read back from the results bucket (SPEC §5).
+    record_path:
+        Where the record was also written on disk (``.stepgraph/results/...``).
+    events:
+        Every event that was streamed.
+    skipped_seconds:
+        Seconds of waits and back-offs fast-forwarded.
+    """
+
+    execution_arn: str
+    record: dict[str, Any]
+    record_path: Path
+    events: list[StepEvent]
+    skipped_seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return str(self.record.get("status"))
+
+
+def _load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a file path always has a loader
+        raise EngineError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _parse(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+class LocalEngine:
+    """Runs compiled workflows on an embedded AWS emulator (use as a context manager).
+
+    Parameters
+    ----------
+    project:
+        The project (workflows and agents).
+    real_time:
+        Keep ``Wait`` states and retry back-offs at their real length (default: fast-forward).
+    results_dir:
+        Folder for result records on disk; default ``<project>/.stepgraph/results``.
+    agent_env:
+        Extra environment variables for agent processes.
+    approval_decision:
+        ``"approved"`` or ``"rejected"`` answers every human_approval step at once; ``None``
+        leaves approvals pending for :meth:`decide_approval` (or a terminal prompt in the CLI).
+
+    Examples
+    --------
+    >>> with LocalEngine(load_project(".")) as engine:  # doctest: +SKIP
+    ...     result = engine.run("customer-support", {"trigger": {"kind": "chat", "current_message": "hi"}})
+    ...     result.record["status"]
+    'completed'
+    """
+
+    def __init__(self, project: Project, *, real_time: bool = False, results_dir: Path | None = None,
+                 agent_env: dict[str, str] | None = None, approval_decision: str | None = None):
+        self.project = project
+        self.approval_decision = approval_decision
+        self.real_time = real_time
+        self.results_dir = results_dir or project.root / ".stepgraph" / "results"
+        self.agent_env = agent_env or {}
+        self.registry = LambdaRegistry()
+        self.fast_forward = None if real_time else FastForward()
+        self.state_machines: dict[str, str] = {}
+        self.compiled: dict[str, CompiledWorkflow] = {}
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self.gateway: AgentCoreGateway | None = None
+        self.clients: dict[str, Any] = {}
+        self.substitutions: dict[str, str] = {}
+        self.topic_arn = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def __enter__(self) -> "LocalEngine":
+        import boto3
+        from moto import mock_aws
+
+        agents = {local_runtime_arn(a, region=REGION, account=ACCOUNT): spec for a, spec in self.project.agents.items()}
+        self.gateway = AgentCoreGateway(agents, env=self.agent_env, log_dir=self.project.root / ".stepgraph" / "logs").start()
+        self._set_env({
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": self.gateway.endpoint_url,
+            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "stepgraph-local",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        })
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        self._mock.start()
+        install_seams(self.registry, fast_forward=self.fast_forward)
+        for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb"):
+            self.clients[service] = boto3.client(service, region_name=REGION)
+        self._create_resources()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.gateway:
+            self.gateway.stop()
+        if self._mock:
+            self._mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the emulator (``s3``, ``sns``, ``sqs``, ``stepfunctions`` …)."""
+        return self.clients[service]
+
+    # ------------------------------------------------------------------ resources
+
+    def _create_resources(self) -> None:
+        s3, sns, iam, lam = (self.clients[s] for s in ("s3", "sns", "iam", "lambda"))
+        s3.create_bucket(Bucket=RESULTS_BUCKET_NAME)
+        self.topic_arn = sns.create_topic(Name=RESULTS_TOPIC_NAME)["TopicArn"]
+        role = iam.create_role(RoleName="stepgraph-local", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}],
+        }))["Role"]["Arn"]
+        self.role_arn = role
+        self.substitutions = {RESULTS_BUCKET: RESULTS_BUCKET_NAME, RESULTS_TOPIC: self.topic_arn}
+        for agent_id in self.project.agents:
+            self.substitutions[agent_runtime_key(agent_id)] = local_runtime_arn(agent_id, region=REGION, account=ACCOUNT)
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr("handler.py", "# runs in-process in local mode\n")
+        for key, (function_name, folder) in LOCAL_LAMBDAS.items():
+            handler_file = self.project.root / "lambdas" / folder / "handler.py"
+            if not handler_file.is_file():
+                continue
+            module = _load_module(handler_file, f"stepgraph_local_lambda_{folder}")
+            self.registry.register(function_name, module.lambda_handler)
+            arn = lam.create_function(FunctionName=function_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+                                      Code={"ZipFile": archive.getvalue()}, Timeout=900)["FunctionArn"]
+            self.substitutions[key] = arn
+
+    def register_handler(self, function_key: str, handler: Callable[[Any, Any], Any]) -> None:
+        """Replace the in-process handler behind a substitution key (fault injection in tests)."""
+        function_name = LOCAL_LAMBDAS[function_key][0]
+        self.registry.register(function_name, handler)
+
+    def deploy(self, workflow_name: str) -> str:
+        """Create (once) the state machine of a workflow; return its ARN.
+
+        Raises
+        ------
+        EngineError
+            When the workflow is unknown or needs a Lambda handler the project lacks.
+        """
+        if workflow_name in self.state_machines:
+            return self.state_machines[workflow_name]
+        if workflow_name not in self.project.workflows:
+            raise EngineError(f"unknown workflow '{workflow_name}' (known: {', '.join(sorted(self.project.workflows))})")
+        compiled = compile_workflow(self.project.workflows[workflow_name])
+        missing = sorted(compiled.substitution_keys - set(self.substitutions))
+        if missing:
+            raise EngineError(f"workflow {workflow_name} needs {missing}, which this project does not provide locally")
+        arn = self.clients["stepfunctions"].create_state_machine(
+            name=workflow_name, definition=compiled.substitute(self.substitutions), roleArn=self.role_arn,
+        )["stateMachineArn"]
+        self.compiled[workflow_name] = compiled
+        self.state_machines[workflow_name] = arn
+        return arn
+
+    # ------------------------------------------------------------------ executions
+
+    def start_execution(self, workflow_name: str, execution_input: Any, *, name: str | None = None) -> str:
+        """Start an execution (always named: moto collides on unnamed starts). Returns its ARN."""
+        arn = self.deploy(workflow_name)
+        name = name or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+        return self.clients["stepfunctions"].start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))["executionArn"]
+
+    def events(self, execution_arn: str, *, poll_seconds: float = 0.05) -> Iterator[StepEvent]:
+        """Yield events as the execution's history grows, until it ends."""
+        sfn = self.clients["stepfunctions"]
+        seen = 0
+        delay = poll_seconds
+        while True:
+            status = sfn.describe_execution(executionArn=execution_arn)["status"]
+            history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
+            events = list(history["events"])
+            token = history.get("nextToken")
+            while token:
+                page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, nextToken=token)
+                events += page["events"]
+                token = page.get("nextToken")
+            fresh = events[seen:]
+            seen = len(events)
+            for event in fresh:
+                converted = self._convert(event)
+                if converted is not None:
+                    yield converted
+            if status in _TERMINAL:
+                return
+            delay = poll_seconds if fresh else min(delay * 1.5, 0.5)
+            time.sleep(delay)
+
+    def _convert(self, event: dict[str, Any]) -> StepEvent | None:
+        kind: str = event["type"]
+        ts: datetime = event["timestamp"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            return StepEvent("step_start" if " " not in name else "record", name, ts)
+        if kind.endswith("StateExited"):
+            details = event["stateExitedEventDetails"]
+            name = details["name"]
+            if " " in name:
+                return None
+            output = _parse(details.get("output"))
+            if isinstance(output, dict) and isinstance(output.get("steps"), dict) and name in output["steps"]:
+                output = output["steps"][name]
+            elif isinstance(output, dict) and "error" in output and "steps" in output:
+                return StepEvent("step_failed", name, ts, {"error": output["error"]})
+            elif isinstance(output, dict) and "steps" in output and "last" in output:
+                output = output["last"]  # a condition passes its input through
+            return StepEvent("step_complete", name, ts, {"output": output})
+        if kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut"):
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            return StepEvent("step_retry", "", ts, {"error": details.get("error"), "cause": details.get("cause")})
+        if kind.startswith("Execution") and kind != "ExecutionStarted":
+            return StepEvent("status", "", ts, {"status": kind.removeprefix("Execution").lower()})
+        return None
+
+    def result_record(self, workflow_name: str, execution_arn: str) -> dict[str, Any]:
+        """Read an execution's result record from the emulated results bucket.
+
+        Raises
+        ------
+        EngineError
+            When the execution ended without writing one (which the state machine never does).
+        """
+        execution_name = execution_arn.rsplit(":", 1)[-1]
+        try:
+            body = self.clients["s3"].get_object(Bucket=RESULTS_BUCKET_NAME, Key=result_key(workflow_name, execution_name))["Body"].read()
+        except self.clients["s3"].exceptions.NoSuchKey as exc:
+            description = self.clients["stepfunctions"].describe_execution(executionArn=execution_arn)
+            raise EngineError(
+                f"execution {execution_name} ended {description['status']} without a result record: "
+                f"{description.get('error')}: {description.get('cause')}"
+            ) from exc
+        return json.loads(body)
+
+    def run(self, workflow_name: str, execution_input: Any, *, on_event: Callable[[StepEvent], None] | None = None,
+            name: str | None = None) -> RunResult:
+        """Execute a workflow to its end and return its result record.
+
+        Parameters
+        ----------
+        workflow_name:
+            A workflow of the project.
+        execution_input:
+            The execution input (SPEC §5), e.g. the seed's chat request.
+        on_event:
+            Called with each :class:`StepEvent` as it happens.
+        name:
+            Execution name (default: ``local-<UTC time>-<random>``).
+
+        Returns
+        -------
+        RunResult
+            With the record also written to ``<results_dir>/<workflow>/<execution>.json``.
+        """
+        arn = self.start_execution(workflow_name, execution_input, name=name)
+        collected: list[StepEvent] = []
+        for event in self.events(arn):
+            collected.append(event)
+            if on_event:
+                on_event(event)
+        record = self.result_record(workflow_name, arn)
+        path = self.results_dir / workflow_name / f"{record['executionName']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        skipped = self.fast_forward.skipped_seconds if self.fast_forward else 0.0
+        return RunResult(execution_arn=arn, record=record, record_path=path, events=collected, skipped_seconds=skipped)
