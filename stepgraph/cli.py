@@ -43,7 +43,7 @@ def _emit_json(document: Any) -> None:
 def _load(file: Path):
     root = find_project_root(file.parent)
     agents = discover_agents(root / "agents")
-    return load_workflow(file, agents=agents.keys(), tools=registered_tools()), root
+    return load_workflow(file, agents=agents.keys(), tools=registered_tools(root)), root
 
 
 @app.command()

@@ -39,13 +39,37 @@ class Project:
     tools: frozenset[str] = frozenset()
 
 
-def registered_tools() -> frozenset[str]:
-    """Names of the tools the app registers (empty when the ``tools`` package is absent)."""
+def registered_tools(root: str | Path | None = None) -> frozenset[str]:
+    """Names of the tools the app registers in its ``tools/`` package (empty when there is none).
+
+    Parameters
+    ----------
+    root:
+        Project folder holding ``tools/``; ``None`` imports ``tools`` from ``sys.path`` as is.
+
+    Raises
+    ------
+    ProjectError
+        When ``tools/`` exists but fails to import.
+    """
+    import importlib
+    import sys
+
+    if root is not None:
+        folder = Path(root).resolve()
+        if not (folder / "tools" / "__init__.py").is_file():
+            return frozenset()
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     try:
-        from tools import REGISTRY  # the project's own tools/ package
-    except ImportError:
-        return frozenset()
-    return frozenset(REGISTRY)
+        module = importlib.import_module("tools")
+    except ModuleNotFoundError as exc:
+        if exc.name == "tools":
+            return frozenset()
+        raise ProjectError(f"tools/ failed to import: {exc}") from exc
+    except Exception as exc:
+        raise ProjectError(f"tools/ failed to import: {type(exc).__name__}: {exc}") from exc
+    return frozenset(getattr(module, "REGISTRY", {}))
 
 
 def chain_issues(workflows: Mapping[str, Workflow]) -> list[ValidationIssue]:
@@ -96,7 +120,7 @@ def load_project(root: str | Path = ".") -> Project:
     """
     base = Path(root).resolve()
     agents = discover_agents(base / "agents")
-    tools = registered_tools()
+    tools = registered_tools(base)
     workflows: dict[str, Workflow] = {}
     problems: list[ValidationIssue] = []
     files = sorted(p for p in (base / "workflows").glob("*") if p.suffix in WORKFLOW_SUFFIXES) if (base / "workflows").is_dir() else []
