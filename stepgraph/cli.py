@@ -122,6 +122,26 @@ def _print_event(event: Any, as_json: bool) -> None:
         err.print(f"[dim]{time}[/] [bold]execution {event.detail.get('status')}[/]", highlight=False)
 
 
+class ApprovalNeededError(StepgraphError):
+    """A local run reached a human_approval step with no way to ask anyone."""
+
+
+def _ask_approval(approval: Any) -> tuple[str, str]:
+    """Ask on the terminal; without a terminal, stop with a hint (nothing would ever answer)."""
+    if not sys.stdin.isatty():
+        raise ApprovalNeededError(
+            f"step '{approval.step_id}' waits for an approval by {', '.join(approval.approvers)} "
+            "and there is no terminal to ask on; run again with --approve or --reject"
+        )
+    from rich.prompt import Confirm, Prompt
+
+    err.print(f"[bold yellow]Approval requested[/] ({approval.step_id}, approvers: {', '.join(approval.approvers)})")
+    err.print(f"  {approval.message}", highlight=False)
+    approved = Confirm.ask(f"Approve as {approval.approvers[0]}?", console=err)
+    comment = Prompt.ask("Comment", default="", console=err)
+    return ("approved" if approved else "rejected", comment)
+
+
 @app.command()
 def run(file: Path = typer.Argument(..., help="Workflow file."),
         input: Optional[str] = typer.Option(None, "--input", "-i", help="Execution input: a JSON document or a path to one."),
@@ -144,7 +164,7 @@ def run(file: Path = typer.Argument(..., help="Workflow file."),
     decision = "approved" if approve else "rejected" if reject else None
     try:
         with LocalEngine(project, real_time=real_time, approval_decision=decision) as engine:
-            result = engine.run(wf.name, execution_input, on_event=lambda e: _print_event(e, as_json))
+            result = engine.run(wf.name, execution_input, on_event=lambda e: _print_event(e, as_json), on_approval=_ask_approval)
     except StepgraphError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1)
@@ -155,6 +175,31 @@ def run(file: Path = typer.Argument(..., help="Workflow file."),
         colour = "green" if result.status == "completed" else "red"
         err.print(f"[{colour}]{result.status}[/] · result record: {result.record_path}", highlight=False)
     raise typer.Exit(0 if result.status == "completed" else 1)
+
+
+@app.command("render")
+def render_command(file: Path = typer.Argument(..., help="Workflow file."),
+                   output: Path = typer.Option(..., "--output", "-o", help="Picture to write: .svg, .png, .pdf (Graphviz), .dot/.gv (DOT text) or .mmd (Mermaid text)."),
+                   as_json: bool = typer.Option(False, "--json", help="Print {file, output, format} as one JSON document.")) -> None:
+    """Draw a workflow's graph: SVG, PNG or PDF with Graphviz, DOT text, or Mermaid text (.mmd)."""
+    from rich.markup import escape
+
+    from .render import output_format, render
+
+    try:
+        fmt = output_format(output)
+        wf, _ = _load(file)
+        written = render(wf, output)
+    except StepgraphError as exc:
+        if as_json:
+            issues = [i.to_dict() for i in exc.issues] if isinstance(exc, WorkflowValidationError) else []
+            _emit_json({"file": str(file), "output": str(output), "error": str(exc), "issues": issues})
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        _emit_json({"file": str(file), "output": str(written), "format": fmt})
+    else:
+        out.print(str(written), highlight=False, markup=False)
 
 
 def main() -> None:

@@ -34,9 +34,11 @@ The compiled expressions read the *state document* that flows between states::
 from __future__ import annotations
 
 import json
+import math
 import re
+import reprlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 __all__ = [
     "ExpressionError",
@@ -58,6 +60,16 @@ ROOTS = ("input", "trigger", "context", "steps", "execution", "workflow", "item"
 EXECUTION_FIELDS = {"id": "Id", "name": "Name", "start_time": "StartTime"}
 
 
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 120
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxdict = _BRIEF.maxset = 10
+
+
+def brief_repr(value: Any) -> str:
+    """``repr(value)`` shortened for messages: a 200 KB value is not repeated whole."""
+    return _BRIEF.repr(value)
+
+
 class ExpressionError(ValueError):
     """A malformed expression or template. ``position`` is the 0-based offset of the problem."""
 
@@ -65,7 +77,11 @@ class ExpressionError(ValueError):
         self.text = text
         self.position = position
         where = f" at offset {position}" if position is not None else ""
-        super().__init__(f"{message}{where} in {text!r}")
+        shown = text
+        if len(text) > 120:  # show the neighbourhood of the problem, not the whole text
+            start = max(0, min(position or 0, len(text)) - 60)
+            shown = ("..." if start else "") + text[start : start + 120] + ("..." if start + 120 < len(text) else "")
+        super().__init__(f"{message}{where} in {shown!r}")
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,9 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+#: A field name right after ``.``: step ids are ``[A-Za-z0-9_-]{1,64}`` (SPEC §3), so a name there
+#: may start with a digit or ``-`` (``steps.2nd-pass.output``).
+_FIELD_AFTER_DOT = re.compile(r"[A-Za-z0-9_-]+")
 _KEYWORDS = {"and", "or", "not", "in", "contains", "true", "false", "null"}
 
 
@@ -120,6 +139,12 @@ def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
     while pos < len(text):
+        if tokens and tokens[-1].kind == "punct" and tokens[-1].value == ".":
+            field = _FIELD_AFTER_DOT.match(text, pos)
+            if field:
+                tokens.append(_Token("name", field.group(), pos))
+                pos = field.end()
+                continue
         match = _TOKEN.match(text, pos)
         if not match:
             raise ExpressionError(f"unexpected character {text[pos]!r}", text, pos)
@@ -160,7 +185,7 @@ class _Parser:
         if tok.kind != kind or (value is not None and tok.value != value):
             wanted = value or kind
             found = tok.value or "end of expression"
-            raise ExpressionError(f"expected {wanted!r} but found {found!r}", self.text, tok.pos)
+            raise ExpressionError(f"expected {wanted!r} but found {brief_repr(found)}", self.text, tok.pos)
         return tok
 
     def parse(self) -> tuple:
@@ -169,7 +194,7 @@ class _Parser:
         node = self.parse_or()
         tok = self.peek()
         if tok.kind != "end":
-            raise ExpressionError(f"unexpected {tok.value!r}", self.text, tok.pos)
+            raise ExpressionError(f"unexpected {brief_repr(tok.value)}", self.text, tok.pos)
         return node
 
     def parse_or(self) -> tuple:
@@ -215,18 +240,20 @@ class _Parser:
             return ("lit", _unquote(tok.value, self.text, tok.pos))
         if tok.kind == "number":
             number = float(tok.value)
+            if not math.isfinite(number):
+                raise ExpressionError(f"number {tok.value} is too large", self.text, tok.pos)
             return ("lit", int(number) if number.is_integer() and re.fullmatch(r"-?\d+", tok.value) else number)
         if tok.kind == "keyword" and tok.value in ("true", "false", "null"):
             return ("lit", {"true": True, "false": False, "null": None}[tok.value])
         if tok.kind == "name":
             return ("ref", self.parse_reference(tok))
         found = tok.value or "end of expression"
-        raise ExpressionError(f"expected a value or a reference but found {found!r}", self.text, tok.pos)
+        raise ExpressionError(f"expected a value or a reference but found {brief_repr(found)}", self.text, tok.pos)
 
     def parse_reference(self, first: _Token) -> Reference:
         if first.value not in ROOTS:
             raise ExpressionError(
-                f"unknown root {first.value!r}; a reference starts with one of {', '.join(ROOTS)}",
+                f"unknown root {brief_repr(first.value)}; a reference starts with one of {', '.join(ROOTS)}",
                 self.text,
                 first.pos,
             )
@@ -254,12 +281,23 @@ class _Parser:
         return Reference(first.value, tuple(path))
 
 
+_SINGLE_QUOTED = re.compile(r'\\(.)|"', re.DOTALL)
+
+
+def _to_json_escape(match: re.Match[str]) -> str:
+    if match.group(0) == '"':
+        return '\\"'
+    return "'" if match.group(1) == "'" else match.group(0)
+
+
 def _unquote(token: str, text: str, pos: int) -> str:
     body = token[1:-1]
     if token[0] == "'":
-        body = body.replace("\\'", "'").replace('"', '\\"')
+        # to JSON string syntax: \' becomes ', a bare " becomes \", other escapes stay as they are
+        body = _SINGLE_QUOTED.sub(_to_json_escape, body)
     try:
-        return json.loads(f'"{body}"')
+        # strict=False: a literal may hold a raw tab or newline
+        return json.loads(f'"{body}"', strict=False)
     except json.JSONDecodeError as exc:
         raise ExpressionError(f"bad escape in string literal ({exc.msg})", text, pos) from exc
 
@@ -292,6 +330,9 @@ def jsonata(value: Any) -> str:
 def _field(name: str | int) -> str:
     if isinstance(name, int):
         return f"[{name}]"
+    if "`" in name:
+        # JSONata cannot escape a backtick inside `...`; look the key up from the context item
+        return f".$lookup($, {jsonata(name)})"
     return "." + "`" + name + "`"
 
 
@@ -429,9 +470,9 @@ def has_template(value: Any) -> bool:
     """True when ``value`` (any JSON value) contains a ``{{ }}`` anywhere."""
     if isinstance(value, str):
         return "{{" in value
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return any(has_template(v) for v in value.values())
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return any(has_template(v) for v in value)
     return False
 
@@ -500,12 +541,13 @@ def template_arguments(value: Any, *, workflow_name: str = "") -> Any:
 
 
 def _visit_strings(value: Any, fn: Callable[[str], None]) -> None:
+    # the model keeps parameters frozen: objects are MappingProxyType, arrays are tuples
     if isinstance(value, str):
         fn(value)
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):
         for v in value.values():
             _visit_strings(v, fn)
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for v in value:
             _visit_strings(v, fn)
 

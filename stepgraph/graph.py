@@ -153,42 +153,63 @@ def analyze_graph(workflow: Workflow) -> GraphAnalysis:
     scopes: list[Scope] = []
     scope_of: dict[str, Scope] = {}
 
-    def explore(entry: str, kind: str, owner: str | None, boundary: str | None, parent: Scope | None) -> None:
+    pending: deque[Scope] = deque()
+
+    def claim(sid: str, scope: Scope, came_from: str | None) -> bool:
+        """Put ``sid`` in ``scope``; report a leak when it already belongs to another scope."""
+        if sid in scope_of:
+            other = scope_of[sid]
+            if other is not scope:
+                issues.append(ValidationIssue(
+                    f"step '{sid}' belongs to {other.describe()} but is also reached from {scope.describe()}; "
+                    "a step in a loop body or parallel branch cannot jump out of it (or be entered from outside)",
+                    came_from,
+                    f"steps[{by_id[came_from].index}]" if came_from in by_id else "",
+                ))
+            return False
+        scope_of[sid] = scope
+        scope.members.append(sid)
+        return True
+
+    def open_scope(entry: str, kind: str, owner: str, boundary: str | None, parent: Scope) -> None:
+        if any(s.owner == owner and s.kind == kind and s.entry == entry for s in scopes):
+            return  # the same branch named twice; validation reports the repeat
         scope = Scope(kind=kind, entry=entry, owner=owner, boundary=boundary, parent=parent)
         scopes.append(scope)
-        queue: deque[tuple[str, str | None]] = deque([(entry, owner)])
+        if claim(entry, scope, owner):
+            pending.append(scope)
+
+    def explore(scope: Scope) -> None:
+        # A scope is walked to its end before any sub-scope it opens, and a sub-scope's entry is
+        # claimed as soon as its owner is reached: a step that jumps out of (or into) a
+        # sub-graph is then the one reported, not the loop or parallel step that owns it.
+        queue: deque[str] = deque([scope.entry])
         while queue:
-            sid, came_from = queue.popleft()
-            if sid == boundary or sid not in by_id:
-                continue
-            if sid in scope_of:
-                other = scope_of[sid]
-                if other is not scope:
-                    issues.append(ValidationIssue(
-                        f"step '{sid}' belongs to {other.describe()} but is also reached from {scope.describe()}; "
-                        "a step in a loop body or parallel branch cannot jump out of it (or be entered from outside)",
-                        came_from,
-                        f"steps[{by_id[came_from].index}]" if came_from in by_id else "",
-                    ))
-                continue
-            scope_of[sid] = scope
-            scope.members.append(sid)
+            sid = queue.popleft()
             step = by_id[sid]
             if step.step_type is StepType.LOOP:
                 body = step.param("body")
                 if isinstance(body, str) and body in by_id:
-                    explore(body, "loop", sid, None, scope)
+                    open_scope(body, "loop", sid, None, scope)
             if step.step_type is StepType.PARALLEL:
                 join = step.param("join")
                 for branch in step.next_steps:
                     if branch in by_id and branch != join:
-                        explore(branch, "branch", sid, join if isinstance(join, str) else None, scope)
+                        open_scope(branch, "branch", sid, join if isinstance(join, str) else None, scope)
             for nxt in successors(step):
-                queue.append((nxt, sid))
+                if nxt == scope.boundary or nxt not in by_id:
+                    continue
+                if claim(nxt, scope, sid):
+                    queue.append(nxt)
 
     trigger = workflow.trigger
     if trigger is not None:
-        explore(trigger.step_id, "main", None, None, None)
+        main = Scope(kind="main", entry=trigger.step_id)
+        scopes.append(main)
+        claim(trigger.step_id, main, None)
+        pending.append(main)
+        while pending:
+            explore(pending.popleft())
         for step in workflow.steps:
             if step.step_id not in scope_of and step.step_type is not StepType.TRIGGER:
                 issues.append(ValidationIssue(

@@ -16,15 +16,20 @@ from typing import Any, Collection
 import yaml
 
 from .exceptions import ProjectError, ValidationIssue, WorkflowValidationError
+from .expressions import brief_repr
 from .model import ChainTarget, RetryPolicy, Step, StepType, Workflow, freeze
 
 __all__ = ["parse_workflow", "load_workflow", "read_document", "ParsedWorkflow", "NAME_PATTERN"]
 
 #: Workflow names and step ids: 1–64 of ``[A-Za-z0-9_-]`` (SPEC §3).
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would accept a trailing newline
 _STEP_KEYS = {"step_id", "step_type", "parameters", "next_steps", "else_steps", "retry", "timeout_seconds", "name", "description"}
 _DOC_KEYS = {"name", "description", "steps", "on_complete", "version", "metadata"}
 _CHAIN_WHEN = ("completed", "failed", "any")
+#: Deepest nesting of objects and arrays a step's parameters may have. Far beyond any real
+#: template, and low enough that the recursive passes over parameters (freezing, validation,
+#: compilation, ``json.dumps``) stay clear of Python's recursion limit.
+MAX_PARAMETER_DEPTH = 64
 
 
 @dataclass
@@ -55,6 +60,8 @@ def read_document(path: str | Path) -> Any:
             return yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ProjectError(f"{file}: not valid {file.suffix[1:].upper()}: {exc}") from exc
+    except RecursionError as exc:
+        raise ProjectError(f"{file}: nested too deeply to read") from exc
     raise ProjectError(f"{file}: a workflow file ends in .json, .yaml or .yml")
 
 
@@ -64,6 +71,31 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _json_problem(value: Any) -> tuple[str, str] | None:
+    """First value of ``value`` that is not plain JSON, as ``(relative path, sentence)``, or ``None``.
+
+    Catches what YAML can produce and JSON cannot (dates, non-string keys, ``.inf``/``.nan``) and
+    nesting deeper than :data:`MAX_PARAMETER_DEPTH`. Iterative, so any depth is safe to check.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, (dict, list)) and depth >= MAX_PARAMETER_DEPTH:
+            return path, f"nests objects and arrays deeper than {MAX_PARAMETER_DEPTH} levels"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return path, f"has the key {brief_repr(key)}; object keys are strings (quote it in YAML)"
+                stack.append((child, f"{path}.{key}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            return path, f"holds {brief_repr(item)}, which JSON cannot represent"
+        elif item is not None and not isinstance(item, (str, int, float, bool)):
+            return path, f"holds a {type(item).__name__} ({brief_repr(item)}); use a string (quote dates in YAML)"
+    return None
 
 
 def _id_list(raw: Any, key: str, step_id: str, path: str, issues: list[ValidationIssue]) -> tuple[str, ...]:
@@ -81,9 +113,9 @@ def _retry(raw: Any, step_id: str, path: str, issues: list[ValidationIssue]) -> 
     if not isinstance(raw, dict):
         issues.append(ValidationIssue("retry must be an object {max_attempts, backoff_seconds, backoff_rate}", step_id, f"{path}.retry"))
         return None
-    unknown = sorted(set(raw) - {"max_attempts", "backoff_seconds", "backoff_rate"})
+    unknown = sorted(set(raw) - {"max_attempts", "backoff_seconds", "backoff_rate"}, key=str)
     if unknown:
-        issues.append(ValidationIssue(f"retry has unknown keys {unknown}", step_id, f"{path}.retry"))
+        issues.append(ValidationIssue(f"retry has unknown keys {brief_repr(unknown)}", step_id, f"{path}.retry"))
     attempts = raw.get("max_attempts", 1)
     backoff = raw.get("backoff_seconds", 0)
     rate = raw.get("backoff_rate", 2.0)
@@ -107,17 +139,17 @@ def _step(raw: Any, index: int, issues: list[ValidationIssue], unreadable: set[s
         return None
     step_id = raw.get("step_id")
     if not isinstance(step_id, str) or not NAME_PATTERN.match(step_id):
-        issues.append(ValidationIssue(f"step_id must be 1-64 characters of [A-Za-z0-9_-], not {step_id!r}", None, f"{path}.step_id"))
+        issues.append(ValidationIssue(f"step_id must be 1-64 characters of [A-Za-z0-9_-], not {brief_repr(step_id)}", None, f"{path}.step_id"))
         return None
-    unknown = sorted(set(raw) - _STEP_KEYS)
+    unknown = sorted(set(raw) - _STEP_KEYS, key=str)
     if unknown:
-        issues.append(ValidationIssue(f"unknown keys {unknown}; a step has {sorted(_STEP_KEYS - {'name', 'description'})}", step_id, path))
+        issues.append(ValidationIssue(f"unknown keys {brief_repr(unknown)}; a step has {sorted(_STEP_KEYS - {'name', 'description'})}", step_id, path))
     type_name = raw.get("step_type")
     try:
         step_type = StepType(type_name)
     except ValueError:
         known = ", ".join(t.value for t in StepType)
-        issues.append(ValidationIssue(f"unknown step_type {type_name!r}; known types: {known}", step_id, f"{path}.step_type"))
+        issues.append(ValidationIssue(f"unknown step_type {brief_repr(type_name)}; known types: {known}", step_id, f"{path}.step_type"))
         unreadable.add(step_id)
         return None
     parameters = raw.get("parameters", {})
@@ -125,6 +157,12 @@ def _step(raw: Any, index: int, issues: list[ValidationIssue], unreadable: set[s
         parameters = {}
     if not isinstance(parameters, dict):
         issues.append(ValidationIssue("parameters must be an object", step_id, f"{path}.parameters"))
+        parameters = {}
+    problem = _json_problem(parameters)
+    if problem is not None:
+        where, sentence = problem
+        issues.append(ValidationIssue(f"parameters: a value {sentence}", step_id, f"{path}.parameters{where}"))
+        unreadable.add(step_id)  # kept in the graph, its parameters are not checked further
         parameters = {}
     timeout = raw.get("timeout_seconds")
     if timeout is not None and (not _is_int(timeout) or not 1 <= timeout <= 31_536_000):
@@ -163,11 +201,11 @@ def parse_workflow(document: Any, *, source: str | None = None) -> ParsedWorkflo
         return ParsedWorkflow(None, [ValidationIssue("a workflow document must be an object with name and steps")])
     name = document.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        issues.append(ValidationIssue(f"name must be 1-64 characters of [A-Za-z0-9_-], not {name!r}", None, "name"))
+        issues.append(ValidationIssue(f"name must be 1-64 characters of [A-Za-z0-9_-], not {brief_repr(name)}", None, "name"))
         name = name if isinstance(name, str) and name else "invalid-name"
-    unknown = sorted(set(document) - _DOC_KEYS)
+    unknown = sorted(set(document) - _DOC_KEYS, key=str)
     if unknown:
-        issues.append(ValidationIssue(f"unknown top-level keys {unknown}", None, ""))
+        issues.append(ValidationIssue(f"unknown top-level keys {brief_repr(unknown)}", None, ""))
     description = document.get("description", "")
     if not isinstance(description, str):
         issues.append(ValidationIssue("description must be a string", None, "description"))

@@ -13,14 +13,16 @@ import re
 from typing import Any, Callable, Collection, Mapping
 
 from .exceptions import ValidationIssue
-from .expressions import ExpressionError, Reference, condition_references, template_references
+from .expressions import ExpressionError, Reference, brief_repr, condition_references, template_references
 from .graph import Scope, analyze_graph
 from .model import BRANCHING_TYPES, ELSE_TYPES, Step, StepType, TriggerKind, Workflow
 
-__all__ = ["validate_workflow", "validate_schedule_expression"]
+__all__ = ["validate_workflow", "validate_schedule_expression", "step_references"]
 
 _CRON_FIELDS = 6  # EventBridge Scheduler: minutes hours day-of-month month day-of-week year
-_RATE = re.compile(r"^\d+\s+(minute|minutes|hour|hours|day|days)$")
+_RATE = re.compile(r"^(\d+)\s+(minute|minutes|hour|hours|day|days)$")
+#: Characters of one cron field: values, month/day names and the wildcards , - * ? / L W #.
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z,\-*?/#]+$")
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _MAX_TASK_SECONDS = 900  # a Lambda invocation lasts at most 15 minutes
 
@@ -39,11 +41,20 @@ def validate_schedule_expression(kind: str, expression: str) -> str | None:
     if body.startswith(f"{kind}(") and body.endswith(")"):
         body = body[len(kind) + 1 : -1].strip()
     if kind == "cron":
-        if len(body.split()) != _CRON_FIELDS:
-            return f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(body.split())}: {expression!r}"
+        fields = body.split()
+        if len(fields) != _CRON_FIELDS:
+            return f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}: {brief_repr(expression)}"
+        bad = [f for f in fields if not _CRON_FIELD.match(f)]
+        if bad:
+            return f"cron field {brief_repr(bad[0])} has characters a cron field cannot hold: {brief_repr(expression)}"
+        day_of_month, day_of_week = fields[2], fields[4]
+        if (day_of_month == "?") == (day_of_week == "?"):
+            return (f"cron needs '?' in exactly one of day-of-month and day-of-week (EventBridge cannot use both), "
+                    f"e.g. 'cron(0 12 * * ? *)', not {brief_repr(expression)}")
         return None
-    if not _RATE.match(body):
-        return f"rate must look like '5 minutes' or 'rate(1 hour)', not {expression!r}"
+    match = _RATE.match(body)
+    if not match or int(match.group(1)) < 1:
+        return f"rate must be a positive whole number and a unit, like '5 minutes' or 'rate(1 hour)', not {brief_repr(expression)}"
     return None
 
 
@@ -62,7 +73,7 @@ class _Checker:
     def known(self, allowed: Collection[str]) -> None:
         unknown = sorted(set(self.step.parameters) - set(allowed))
         if unknown:
-            self.add(f"unknown parameters {unknown} for a {self.step.step_type.value} step; known: {sorted(allowed)}")
+            self.add(f"unknown parameters {brief_repr(unknown)} for a {self.step.step_type.value} step; known: {sorted(allowed)}")
 
     def require(self, name: str, test: Callable[[Any], bool], what: str) -> bool:
         if name not in self.step.parameters:
@@ -72,7 +83,7 @@ class _Checker:
 
     def optional(self, name: str, test: Callable[[Any], bool], what: str) -> bool:
         if name in self.step.parameters and not test(self.step.parameters[name]):
-            self.add(f"parameter '{name}' must be {what}, not {self.step.parameters[name]!r}", name)
+            self.add(f"parameter '{name}' must be {what}, not {brief_repr(self.step.parameters[name])}", name)
             return False
         return True
 
@@ -228,31 +239,62 @@ def _check_delay(c: _Checker) -> None:
 
 _TEMPLATED: dict[StepType, tuple[str, ...]] = {
     StepType.AGENT_EXECUTION: ("payload",),
-    StepType.LOOP: ("items",),
     StepType.HUMAN_APPROVAL: ("message",),
     StepType.TOOL_CALL: ("arguments",),
     StepType.DATA_TRANSFORM: ("output",),
     StepType.API_CALL: ("url", "headers", "body"),
-    StepType.DELAY: ("seconds", "until"),
+    StepType.DELAY: ("until",),
 }
+#: Parameters the compiler reads as ONE expression (``compile_expression``), not as a template:
+#: ``"{{input.a}} {{input.b}}"`` is a fine template but not an expression.
+_EXPRESSIONS: dict[StepType, tuple[str, ...]] = {
+    StepType.LOOP: ("items",),
+    StepType.DELAY: ("seconds",),
+}
+
+
+def _references(step: Step, issues: list[ValidationIssue] | None) -> list[tuple[str, Reference]]:
+    """``(parameter, reference)`` for every expression of a step; malformed ones go to ``issues``."""
+    path = f"steps[{step.index}].parameters"
+    found: list[tuple[str, Reference]] = []
+
+    def problem(message: str) -> None:
+        if issues is not None:
+            issues.append(ValidationIssue(message, step.step_id, path_of))
+
+    for name in _TEMPLATED.get(step.step_type, ()):
+        if name not in step.parameters:
+            continue
+        path_of = f"{path}.{name}"
+        try:
+            found += [(name, r) for r in template_references(step.parameters[name])]
+        except ExpressionError as exc:
+            problem(f"malformed expression: {exc}")
+    for name in _EXPRESSIONS.get(step.step_type, ()):
+        if not isinstance(step.param(name), str):
+            continue  # a number of seconds; the parameter checks report other types
+        path_of = f"{path}.{name}"
+        try:
+            found += [(name, r) for r in condition_references(step.param(name))]
+        except ExpressionError as exc:
+            problem(f"malformed expression: {exc}")
+    if step.step_type is StepType.CONDITION and isinstance(step.param("condition"), str):
+        path_of = f"{path}.condition"
+        try:
+            found += [("condition", r) for r in condition_references(step.param("condition"))]
+        except ExpressionError as exc:
+            problem(f"malformed condition: {exc}")
+    return found
+
+
+def step_references(step: Step) -> list[Reference]:
+    """Every reference in a step's expressions and templates (malformed ones are skipped)."""
+    return [ref for _, ref in _references(step, None)]
 
 
 def _check_references(step: Step, scope: Scope | None, known_ids: Collection[str], issues: list[ValidationIssue]) -> None:
     path = f"steps[{step.index}].parameters"
-    found: list[tuple[str, Reference]] = []
-    fields = list(_TEMPLATED.get(step.step_type, ()))
-    for name in fields:
-        if name not in step.parameters:
-            continue
-        try:
-            found += [(name, r) for r in template_references(step.parameters[name])]
-        except ExpressionError as exc:
-            issues.append(ValidationIssue(f"malformed expression: {exc}", step.step_id, f"{path}.{name}"))
-    if step.step_type is StepType.CONDITION and isinstance(step.param("condition"), str):
-        try:
-            found += [("condition", r) for r in condition_references(step.param("condition"))]
-        except ExpressionError as exc:
-            issues.append(ValidationIssue(f"malformed condition: {exc}", step.step_id, f"{path}.condition"))
+    found = _references(step, issues)
     for name, ref in found:
         where = f"{path}.{name}"
         if ref.root == "steps":
@@ -287,7 +329,7 @@ def validate_workflow(
         Known agent ids and tool names; ``None`` skips those checks.
     unreadable_step_ids:
         Ids of steps the loader could not read (an unknown type, say); edges to them are not
-        reported again as unknown.
+        reported again as unknown, and their parameters are not checked.
 
     Returns
     -------
@@ -305,8 +347,12 @@ def validate_workflow(
         seen.add(step.step_id)
 
     triggers = workflow.steps_of_type(StepType.TRIGGER)
-    if len(triggers) != 1:
-        issues.append(ValidationIssue(f"a workflow has exactly one trigger step, found {len(triggers)}", None, "steps"))
+    if not triggers:
+        issues.append(ValidationIssue("a workflow has exactly one trigger step, found 0", None, "steps"))
+    for extra in triggers[1:]:
+        issues.append(ValidationIssue(
+            f"a workflow has exactly one trigger step, found {len(triggers)}; '{triggers[0].step_id}' is the entry",
+            extra.step_id, f"steps[{extra.index}].step_type"))
 
     targets: set[str] = set()
     for step in workflow.steps:
@@ -318,6 +364,8 @@ def validate_workflow(
                     issues.append(ValidationIssue(f"{key} names unknown step '{target}'", step.step_id, f"{path}.{key}"))
                 if target == step.step_id:
                     issues.append(ValidationIssue(f"{key} names the step itself", step.step_id, f"{path}.{key}"))
+            for target in sorted({t for t in ids if ids.count(t) > 1}):
+                issues.append(ValidationIssue(f"{key} names step '{target}' more than once", step.step_id, f"{path}.{key}"))
         if step.else_steps and step.step_type not in ELSE_TYPES:
             issues.append(ValidationIssue("else_steps only apply to condition and human_approval steps", step.step_id, f"{path}.else_steps"))
         if step.step_type not in BRANCHING_TYPES and len(step.next_steps) > 1:
@@ -360,6 +408,8 @@ def validate_workflow(
     graph = analyze_graph(workflow)
     issues.extend(graph.issues)
     for step in workflow.steps:
+        if step.step_id in unreadable_step_ids:
+            continue  # its parameters could not be read; the loader reported why
         checks[step.step_type](_Checker(step, issues))
         _check_references(step, graph.scope_of.get(step.step_id), known_ids, issues)
     return issues

@@ -42,11 +42,15 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (GREETING, re.compile(r"^\W*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening))\b", re.I)),
 )
 THANKS = re.compile(r"^\W*(thanks|thank you|thx|cheers)\b", re.I)
-HUMAN_REQUEST = re.compile(r"\b(human|real person|representative|manager|supervisor|complain\w*|speak to (an? )?agent)\b", re.I)
+HUMAN_REQUEST = re.compile(
+    r"\b(human|real person|representative|manager|supervisor|complain\w*|speak to (an? )?agent)\b", re.I
+)
 ORDER_ID = re.compile(r"\bORD-?(\d{3,})\b", re.I)
 OPEN_STATUSES = ("processing", "shipped")
 #: Words that ask where a parcel is: a shipped order is then the better guess than one still being prepared.
-IN_TRANSIT_QUESTION = re.compile(r"\bwhere\b|\btrack\w*\b|\barriv\w*\b|\bpackage\b|\bparcel\b|\beta\b|\bwhen will\b", re.I)
+IN_TRANSIT_QUESTION = re.compile(
+    r"\bwhere\b|\btrack\w*\b|\barriv\w*\b|\bpackage\b|\bparcel\b|\beta\b|\bwhen will\b", re.I
+)
 
 logger = logging.getLogger("support_agent")
 app = BedrockAgentCoreApp()
@@ -75,7 +79,9 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(_text_of(part.get("text", "")) if isinstance(part, dict) else _text_of(part) for part in content)
+        return " ".join(
+            _text_of(part.get("text", "")) if isinstance(part, dict) else _text_of(part) for part in content
+        )
     return "" if content is None else str(content)
 
 
@@ -256,7 +262,10 @@ def _answer_cancel(order: dict[str, Any], customer: dict[str, Any], book: dict[s
             False,
         )
     if status == "refunded":
-        return f"{_label(order)} was already refunded on {order['refunded_at']}; there is nothing left to cancel.", False
+        return (
+            f"{_label(order)} was already refunded on {order['refunded_at']}; there is nothing left to cancel.",
+            False,
+        )
     return f"{_label(order)} is {status}; I've asked a colleague to check whether it can still be cancelled.", True
 
 

@@ -56,7 +56,7 @@ _ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):bedrock-agentcore:(?P<region>
 _RATE_LIMIT_CODES = frozenset({"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"})
 _REQUIRED_FIELDS = ("agent_id", "agent_runtime_arn", "session_id", "payload")
 
-_clients: dict[tuple[str | None, int], Any] = {}
+_clients: dict[tuple[str | None, int, str | None], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -191,8 +191,8 @@ def _read_timeout_for(timeout_seconds: float) -> int:
 def get_client(region: str | None, read_timeout: int = MAX_READ_TIMEOUT) -> Any:
     """Return the cached ``bedrock-agentcore`` client for a region and read timeout.
 
-    One client is created per ``(region, read_timeout)`` pair and reused by every later invocation
-    of the warm Lambda; a workflow uses only a handful of distinct step timeouts. botocore makes at
+    One client is created per ``(region, read_timeout, endpoint override)`` and reused by every
+    later invocation of the warm Lambda; a workflow uses only a handful of distinct step timeouts. botocore makes at
     most two attempts (``standard`` mode, ``total_max_attempts=2``) because the Step Functions
     ``Retry`` does the real retrying. Connect timeout: 10 s.
     The endpoint is botocore's default, so ``AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`` can point it at
@@ -210,7 +210,10 @@ def get_client(region: str | None, read_timeout: int = MAX_READ_TIMEOUT) -> Any:
     botocore.client.BaseClient
         The ``bedrock-agentcore`` data-plane client.
     """
-    key = (region, int(read_timeout))
+    # The endpoint override is part of the key: a long-lived process (the local engine, tests) may
+    # point AWS_ENDPOINT_URL_BEDROCK_AGENTCORE at a new emulator between calls.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE") or os.environ.get("AWS_ENDPOINT_URL")
+    key = (region, int(read_timeout), endpoint)
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
@@ -366,9 +369,10 @@ def decode_response(content_type: str | None, body: Any, *, deadline: float | No
     if media_type == "application/json":
         try:
             return json.loads(raw_body), stats["bytes"]
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            preview = raw_body[:80].decode("utf-8", errors="replace")
-            raise AGENT_ERROR(f"malformed response: application/json body is not JSON ({exc}); starts {preview!r}") from exc
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError; the body itself is never echoed
+            raise AGENT_ERROR(
+                f"malformed response: the {len(raw_body)}-byte application/json body is not JSON ({exc})"
+            ) from exc
     return {"response": raw_body.decode("utf-8", errors="replace")}, stats["bytes"]
 
 
@@ -394,7 +398,8 @@ def _validated(event: Any) -> dict[str, Any]:
         issues.append(f"'timeout_seconds' must be a positive number, got {timeout!r}")
     if issues:
         raise VALIDATION_ERROR(
-            f"invalid invoke_agent event ({len(issues)} problem{'s' if len(issues) > 1 else ''}): " + "; ".join(issues),
+            f"invalid invoke_agent event ({len(issues)} problem{'s' if len(issues) > 1 else ''}): "
+            + "; ".join(issues),
             agent_id=event.get("agent_id") if isinstance(event.get("agent_id"), str) else None,
             step_id=event.get("step_id"),
         )

@@ -8,12 +8,14 @@ that ends a loop body or a parallel branch outputs just its value (the item's or
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RETRYABLE_BY_DEFAULT, ErrorCode
 from ..expressions import compile_condition, compile_expression, compile_template, jsonata, template_arguments
+from ..validation import step_references
 from ..graph import GraphAnalysis, Scope
 from ..model import Step, StepType, Workflow, thaw
 from ..substitutions import (
@@ -32,6 +34,9 @@ DEFAULT_AGENT_TIMEOUT_SECONDS = 300
 DEFAULT_API_TIMEOUT_SECONDS = 30
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 24
 DEFAULT_LOOP_CONCURRENCY = 10
+#: Error the api_call Lambda raises for a 5xx answer or a failed connection: retried, then
+#: recorded as ``TOOL_ERROR`` (it is not one of the six codes).
+UPSTREAM_ERROR = "UPSTREAM_ERROR"
 #: Extra seconds a Task waits beyond the Lambda's own time-out, so the Lambda reports TIMEOUT
 #: itself (with a clear message) before Step Functions gives up with ``States.Timeout``.
 TASK_TIMEOUT_MARGIN_SECONDS = 15
@@ -82,6 +87,13 @@ class ScopeCompiler:
             states.update(self._render(self.by_id[step_id], scope))
         return {"StartAt": scope.entry, "States": states}
 
+    def _compile_sub_scope(self, scope: Scope) -> dict[str, Any]:
+        """A loop body or branch, plus its re-raising Fail state when a Catch leads there."""
+        body = self.compile_scope(scope)
+        if self._raise_state_name(scope) in json.dumps(body["States"]):
+            body["States"].update(self.raise_state(scope))
+        return body
+
     def _child(self, owner: str, kind: str, entry: str) -> Scope:
         return next(s for s in self.graph.scopes if s.owner == owner and s.kind == kind and s.entry == entry)
 
@@ -128,7 +140,12 @@ class ScopeCompiler:
             }
         }
 
-    def _retry(self, step: Step, lambda_task: bool) -> list[dict[str, Any]]:
+    def _retry(self, step: Step, lambda_task: bool, retryable: tuple[str, ...] = RETRYABLE_BY_DEFAULT,
+               default: tuple[str, ...] = (ErrorCode.RATE_LIMIT.value,)) -> list[dict[str, Any]]:
+        """``Retry`` for a step: Lambda's transient errors, then the step's policy over ``retryable``.
+
+        Without a ``retry`` block, the ``default`` codes get 3 attempts (2 s, then 4 s).
+        """
         retriers: list[dict[str, Any]] = []
         if lambda_task:
             retriers.append({"ErrorEquals": list(LAMBDA_TRANSIENT_ERRORS), "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0, "JitterStrategy": "FULL"})
@@ -136,29 +153,30 @@ class ScopeCompiler:
         if policy is not None:
             if policy.max_attempts > 1:
                 retriers.append({
-                    "ErrorEquals": list(RETRYABLE_BY_DEFAULT),
+                    "ErrorEquals": list(retryable),
                     "IntervalSeconds": max(1, math.ceil(policy.backoff_seconds)),
                     "MaxAttempts": policy.max_attempts - 1,
                     "BackoffRate": policy.backoff_rate,
                 })
-        else:
-            retriers.append({"ErrorEquals": [ErrorCode.RATE_LIMIT.value], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0, "JitterStrategy": "FULL"})
+        elif default:
+            retriers.append({"ErrorEquals": list(default), "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 2.0, "JitterStrategy": "FULL"})
         return retriers
 
     def _template(self, value: Any) -> Any:
         return template_arguments(thaw(value), workflow_name=self.workflow.name)
 
     def _lambda_task(self, step: Step, scope: Scope, function_key: str, payload: dict[str, Any], *,
-                     default_code: str, timeout: int | None, wait_for_token: bool = False, result: str = "$states.result.Payload") -> dict[str, Any]:
-        resource = "arn:aws:states:::lambda:invoke" + (".waitForTaskToken" if wait_for_token else "")
+                     default_code: str, timeout: int | None, retryable: tuple[str, ...] = RETRYABLE_BY_DEFAULT,
+                     default_retry: tuple[str, ...] = (ErrorCode.RATE_LIMIT.value,),
+                     result: str = "$states.result.Payload") -> dict[str, Any]:
         state: dict[str, Any] = {
             "Type": StateType.TASK.value,
-            "Resource": resource,
+            "Resource": "arn:aws:states:::lambda:invoke",
             "Arguments": {"FunctionName": placeholder(function_key), "Payload": payload},
         }
         if timeout is not None:
             state["TimeoutSeconds"] = timeout
-        state["Retry"] = self._retry(step, lambda_task=True)
+        state["Retry"] = self._retry(step, lambda_task=True, retryable=retryable, default=default_retry)
         state["Catch"] = self._catch(step, scope, default_code)
         nxt = step.next_steps[0] if step.next_steps else None
         return self._finish(state, scope, nxt, step.step_id, result)
@@ -182,9 +200,13 @@ class ScopeCompiler:
 
     def _trigger(self, step: Step, scope: Scope) -> dict[str, Any]:
         trigger = "($t := $states.input.trigger; $exists($t) and $type($t) = 'object' ? $t : {\"kind\": \"api\"})"
+        execution_input = "($type($states.input) = 'object' ? $states.input : {})"
+        if step.param("input"):
+            # a trigger's fixed input (e.g. a schedule's) fills what the execution input lacks
+            execution_input = f"$merge([{jsonata(thaw(step.param('input')))}, {execution_input}])"
         document = (
             f"($trigger := {trigger}; "
-            "{\"input\": $type($states.input) = 'object' ? $states.input : {}, \"trigger\": $trigger, "
+            f"{{\"input\": {execution_input}, \"trigger\": $trigger, "
             f"\"steps\": {{{jsonata(step.step_id)}: $trigger}}, \"last\": $trigger}})"
         )
         nxt = step.next_steps[0] if step.next_steps else HelperState.RECORD_RESULT.value
@@ -246,7 +268,9 @@ class ScopeCompiler:
         if "body" in step.parameters:
             arguments["body"] = self._template(step.param("body"))
         state = self._lambda_task(step, scope, API_CALL_FUNCTION, arguments, default_code=ErrorCode.TOOL_ERROR.value,
-                                  timeout=step.timeout_seconds or timeout + TASK_TIMEOUT_MARGIN_SECONDS)
+                                  timeout=step.timeout_seconds or timeout + TASK_TIMEOUT_MARGIN_SECONDS,
+                                  retryable=(ErrorCode.RATE_LIMIT.value, ErrorCode.TIMEOUT.value, UPSTREAM_ERROR),
+                                  default_retry=(ErrorCode.RATE_LIMIT.value, UPSTREAM_ERROR))
         state["Comment"] = f"{arguments['method']} request"
         return {step.step_id: state}
 
@@ -271,11 +295,18 @@ class ScopeCompiler:
                 state["Seconds"] = int(math.ceil(seconds))
             else:
                 expr = compile_expression(seconds, workflow_name=self.workflow.name)
-                state["Seconds"] = jsonata_string(f"($s := {expr}; $n := $type($s) = 'number' ? $s : $number($s); $n > 0 ? $ceil($n) : 0)")
+                # a missing or non-numeric value waits 0 s: a Wait state cannot Catch a JSONata error
+                state["Seconds"] = jsonata_string(
+                    f"($s := {expr}; $n := $type($s) = 'number' ? $s : "
+                    "(($type($s) = 'string' and $contains($s, /^\\s*[0-9]+(\\.[0-9]+)?\\s*$/)) ? $number($trim($s)) : 0); "
+                    "$n > 0 ? $ceil($n) : 0)"
+                )
         else:
             until = step.param("until")
-            expr = compile_template(until, workflow_name=self.workflow.name)
-            state["Timestamp"] = jsonata_string(expr)
+            if "{{" in until:
+                state["Timestamp"] = jsonata_string(compile_template(until, workflow_name=self.workflow.name))
+            else:
+                state["Timestamp"] = until
         nxt = step.next_steps[0] if step.next_steps else None
         return {step.step_id: self._finish(state, scope, nxt, step.step_id, "$states.input.last")}
 
@@ -307,25 +338,68 @@ class ScopeCompiler:
         }
         return {step.step_id: state, **extra}
 
+    def _scope_steps(self, scope: Scope) -> list[Step]:
+        """Steps of a scope and of every scope nested in it."""
+        found = [self.by_id[i] for i in scope.members]
+        for child in self.graph.scopes:
+            parent = child.parent
+            while parent is not None and parent is not scope:
+                parent = parent.parent
+            if parent is scope:
+                found += [self.by_id[i] for i in child.members]
+        return found
+
+    def _item_selector(self, body: Scope) -> dict[str, Any]:
+        """Per-item document of a loop: only the outer data the body reads.
+
+        Each iteration gets its own copy of what the selector names, so copying the whole
+        execution input and every earlier output into each of 1,000 items would cost 1,000
+        copies (and break Step Functions' 256 KiB payload limit). The body's references decide:
+        ``input``/``context`` need the input, ``trigger`` the trigger, ``steps.<outer>`` just
+        those outputs. A JSONata transform or a default agent payload may read anything.
+        """
+        steps = self._scope_steps(body)
+        inner = {s.step_id for s in steps}
+        needs_all = any(
+            s.step_type is StepType.DATA_TRANSFORM and "jsonata" in s.parameters
+            or s.step_type is StepType.AGENT_EXECUTION and "payload" not in s.parameters
+            for s in steps
+        )
+        roots: set[str] = set()
+        outer_steps: set[str] = set()
+        if not needs_all:
+            for s in steps:
+                for ref in step_references(s):
+                    roots.add(ref.root)
+                    if ref.root == "steps" and ref.path and ref.path[0] not in inner:
+                        outer_steps.add(str(ref.path[0]))
+        wants_input = needs_all or bool(roots & {"input", "context"})
+        if needs_all:
+            outer = "$states.input.steps"
+        elif outer_steps:
+            outer = f"$sift($states.input.steps, function($v, $k) {{ $k in {jsonata(sorted(outer_steps))} }})"
+        else:
+            outer = "{}"
+        return {
+            "input": jsonata_string("$states.input.input" if wants_input else "{}"),
+            "trigger": jsonata_string("$states.input.trigger" if needs_all or "trigger" in roots else "{}"),
+            "steps": jsonata_string(f"($s := {outer}; $exists($s) ? $s : {{}})"),
+            "last": jsonata_string("$states.context.Map.Item.Value"),
+            "item": jsonata_string("$states.context.Map.Item.Value"),
+            "index": jsonata_string("$states.context.Map.Item.Index"),
+        }
+
     def _loop(self, step: Step, scope: Scope) -> dict[str, Any]:
         items = compile_expression(step.param("items"), workflow_name=self.workflow.name)
         body_scope = self._child(step.step_id, "loop", str(step.param("body")))
-        processor = self.compile_scope(body_scope)
-        processor["States"].update(self.raise_state(body_scope))
+        processor = self._compile_sub_scope(body_scope)
         distributed = step.param("mode", "inline") == "distributed"
         processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"} if distributed else {"Mode": "INLINE"}
         state: dict[str, Any] = {
             "Type": StateType.MAP.value,
             "Comment": f"loop over {step.param('items')}",
             "Items": jsonata_string(f"($i := {items}; $type($i) = 'array' ? $i : ($type($i) = 'null' ? [] : [$i]))"),
-            "ItemSelector": {
-                "input": jsonata_string("$states.input.input"),
-                "trigger": jsonata_string("$states.input.trigger"),
-                "steps": jsonata_string("$states.input.steps"),
-                "last": jsonata_string("$states.context.Map.Item.Value"),
-                "item": jsonata_string("$states.context.Map.Item.Value"),
-                "index": jsonata_string("$states.context.Map.Item.Index"),
-            },
+            "ItemSelector": self._item_selector(body_scope),
             "ItemProcessor": processor,
             "MaxConcurrency": int(step.param("max_concurrency", DEFAULT_LOOP_CONCURRENCY)),
         }
@@ -334,7 +408,6 @@ class ScopeCompiler:
                 state["ToleratedFailurePercentage"] = step.param("tolerated_failure_percentage")
             if "tolerated_failure_count" in step.parameters:
                 state["ToleratedFailureCount"] = step.param("tolerated_failure_count")
-            state["Label"] = "".join(ch for ch in step.step_id if ch.isalnum())[:40] or "loop"
         if step.timeout_seconds:
             state["TimeoutSeconds"] = step.timeout_seconds
         if step.retry is not None and step.retry.max_attempts > 1:
@@ -349,9 +422,7 @@ class ScopeCompiler:
         entries = [e for e in step.next_steps if e != join]
         for entry in entries:
             branch_scope = self._child(step.step_id, "branch", entry)
-            body = self.compile_scope(branch_scope)
-            body["States"].update(self.raise_state(branch_scope))
-            branches.append(body)
+            branches.append(self._compile_sub_scope(branch_scope))
         members = ", ".join(f"{{{jsonata(e)}: $states.result[{i}]}}" for i, e in enumerate(entries))
         state: dict[str, Any] = {"Type": StateType.PARALLEL.value, "Comment": f"branches {', '.join(entries)}", "Branches": branches}
         if step.timeout_seconds:

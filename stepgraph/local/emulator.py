@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import threading
 import time
 import traceback
@@ -63,18 +64,77 @@ def _sfn_functions() -> dict[str, Callable[..., Any]]:
     }
 
 
+_DECLARATION = re.compile(r"\$([A-Za-z0-9_]+):=")
+
+
+def _split_declarations(expression: str, function_declarations: tuple[str, ...]) -> tuple[str, dict[str, Any]] | None:
+    """Split moto's ``($states:=<json>;$x:=<json>;<expression>)`` into expression and bindings.
+
+    moto inlines every variable as JSON text in front of the expression; parsing that text with
+    a pure-Python JSONata parser costs time proportional to the execution input on *every*
+    evaluation (a 1,000-item loop took minutes). ``json`` decodes it at C speed instead, and the
+    remaining expression is compiled once and cached. Returns ``None`` when the text does not
+    have that shape (then it is evaluated as it is).
+    """
+    if not expression.startswith("(") or not expression.endswith(")"):
+        return None
+    pos = 1
+    stripped = True
+    while stripped:  # moto's JSONata stand-ins for $parse, $uuid …: ours are registered instead
+        stripped = False
+        for declaration in function_declarations:
+            if expression.startswith(declaration, pos):
+                pos += len(declaration)
+                stripped = True
+    bindings: dict[str, Any] = {}
+    decoder = json.JSONDecoder()
+    while True:
+        match = _DECLARATION.match(expression, pos)
+        if not match:
+            break
+        try:
+            value, end = decoder.raw_decode(expression, match.end())
+        except ValueError:
+            return None
+        if end >= len(expression) or expression[end] != ";":
+            return None
+        bindings[match.group(1)] = value
+        pos = end + 1
+    if not bindings:
+        return None
+    return expression[pos:-1], bindings
+
+
 def _make_evaluator() -> Callable[[str], Any]:
     import jsonata
+    from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as moto_functions
     from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
     functions = _sfn_functions()
+    declarations = tuple(getattr(moto_functions, "_DECLARATION_BY_VARIABLE_REFERENCE", {}).values())
+    local = threading.local()
+
+    def compiled(text: str) -> Any:
+        cache = getattr(local, "cache", None)
+        if cache is None:
+            cache = local.cache = {}
+        expr = cache.get(text)
+        if expr is None:
+            if len(cache) > 2048:
+                cache.clear()
+            expr = jsonata.Jsonata(text)
+            for name, fn in functions.items():
+                expr.register_lambda(name, fn)
+            cache[text] = expr
+        return expr
 
     def evaluate(expression: str) -> Any:
         try:
-            compiled = jsonata.Jsonata(expression)
-            for name, fn in functions.items():
-                compiled.register_lambda(name, fn)
-            return compiled.evaluate(None)
+            split = _split_declarations(expression, declarations)
+            if split is None:
+                return compiled(expression).evaluate(None)
+            body, bindings = split
+            return compiled(body).evaluate(None, bindings)
         except JSONataException:
             raise
         except Exception as exc:  # jsonata-python raises JException and Python errors

@@ -50,6 +50,8 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 RESULTS_BUCKET_NAME = "stepgraph-results-local"
 RESULTS_TOPIC_NAME = "stepgraph-results"
+APPROVALS_TABLE_NAME = "stepgraph-approvals"
+APPROVALS_TOPIC_NAME = "stepgraph-approvals"
 #: Substitution key → (local function name, folder under ``lambdas/``).
 LOCAL_LAMBDAS = {
     INVOKE_AGENT_FUNCTION: ("stepgraph-invoke-agent", "invoke_agent"),
@@ -155,7 +157,7 @@ class LocalEngine:
         Extra environment variables for agent processes.
     approval_decision:
         ``"approved"`` or ``"rejected"`` answers every human_approval step at once; ``None``
-        leaves approvals pending for :meth:`decide_approval` (or a terminal prompt in the CLI).
+        leaves them to the ``on_approval`` callback of :meth:`run` (a terminal prompt in the CLI).
 
     Examples
     --------
@@ -232,6 +234,16 @@ class LocalEngine:
         s3, sns, iam, lam = (self.clients[s] for s in ("s3", "sns", "iam", "lambda"))
         s3.create_bucket(Bucket=RESULTS_BUCKET_NAME)
         self.topic_arn = sns.create_topic(Name=RESULTS_TOPIC_NAME)["TopicArn"]
+        self.approvals_topic_arn = sns.create_topic(Name=APPROVALS_TOPIC_NAME)["TopicArn"]
+        self.clients["dynamodb"].create_table(
+            TableName=APPROVALS_TABLE_NAME, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "approval_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "approval_id", "AttributeType": "S"}],
+        )
+        self._set_env({"APPROVALS_TABLE_NAME": APPROVALS_TABLE_NAME, "APPROVALS_TOPIC_ARN": self.approvals_topic_arn})
+        from ..approvals import ApprovalStore
+
+        self.approvals = ApprovalStore(APPROVALS_TABLE_NAME, dynamodb=self.clients["dynamodb"], stepfunctions=self.clients["stepfunctions"])
         role = iam.create_role(RoleName="stepgraph-local", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}],
@@ -289,12 +301,17 @@ class LocalEngine:
         name = name or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         return self.clients["stepfunctions"].start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))["executionArn"]
 
-    def events(self, execution_arn: str, *, poll_seconds: float = 0.05) -> Iterator[StepEvent]:
-        """Yield events as the execution's history grows, until it ends."""
+    def events(self, execution_arn: str, *, poll_seconds: float = 0.05,
+               on_poll: Callable[[], None] | None = None) -> Iterator[StepEvent]:
+        """Yield events as the execution's history grows, until it ends.
+
+        ``on_poll`` is called after every look at the history (the engine answers approvals there).
+        """
         sfn = self.clients["stepfunctions"]
         seen = 0
         delay = poll_seconds
         while True:
+            fetch_started = time.monotonic()
             status = sfn.describe_execution(executionArn=execution_arn)["status"]
             history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
             events = list(history["events"])
@@ -311,7 +328,11 @@ class LocalEngine:
                     yield converted
             if status in _TERMINAL:
                 return
-            delay = poll_seconds if fresh else min(delay * 1.5, 0.5)
+            if on_poll is not None:
+                on_poll()
+            # moto returns the whole history on every call: poll less often as it grows
+            fetch_seconds = time.monotonic() - fetch_started
+            delay = max(poll_seconds if fresh else min(delay * 1.5, 0.5), 2 * fetch_seconds)
             time.sleep(delay)
 
     def _convert(self, event: dict[str, Any]) -> StepEvent | None:
@@ -359,8 +380,22 @@ class LocalEngine:
             ) from exc
         return json.loads(body)
 
+    def _answer_approvals(self, execution_arn: str, on_approval: Callable[[Any], Any] | None, seen: set[str]) -> None:
+        for approval in self.approvals.list("pending", execution_arn=execution_arn):
+            if approval.approval_id in seen:
+                continue
+            seen.add(approval.approval_id)
+            answer: Any = None
+            if self.approval_decision is not None:
+                answer = (self.approval_decision, f"decided locally with --{'approve' if self.approval_decision == 'approved' else 'reject'}")
+            elif on_approval is not None:
+                answer = on_approval(approval)
+            if answer is not None:
+                decision, comment = answer
+                self.approvals.decide(approval.approval_id, decision, approver=approval.approvers[0], comment=comment)
+
     def run(self, workflow_name: str, execution_input: Any, *, on_event: Callable[[StepEvent], None] | None = None,
-            name: str | None = None) -> RunResult:
+            name: str | None = None, on_approval: Callable[[Any], Any] | None = None) -> RunResult:
         """Execute a workflow to its end and return its result record.
 
         Parameters
@@ -373,6 +408,10 @@ class LocalEngine:
             Called with each :class:`StepEvent` as it happens.
         name:
             Execution name (default: ``local-<UTC time>-<random>``).
+        on_approval:
+            Called with each :class:`~stepgraph.approvals.Approval` the execution opens, unless the
+            engine has an ``approval_decision``; returns ``(decision, comment)`` to decide it as
+            the first approver, or ``None`` to leave it open (it then times out).
 
         Returns
         -------
@@ -381,10 +420,15 @@ class LocalEngine:
         """
         arn = self.start_execution(workflow_name, execution_input, name=name)
         collected: list[StepEvent] = []
-        for event in self.events(arn):
-            collected.append(event)
-            if on_event:
-                on_event(event)
+        answered: set[str] = set()
+        try:
+            for event in self.events(arn, on_poll=lambda: self._answer_approvals(arn, on_approval, answered)):
+                collected.append(event)
+                if on_event:
+                    on_event(event)
+        except BaseException as exc:  # Ctrl-C or a callback giving up: do not leave the execution running
+            self.clients["stepfunctions"].stop_execution(executionArn=arn, error="Aborted", cause=f"{type(exc).__name__}: {exc}"[:256])
+            raise
         record = self.result_record(workflow_name, arn)
         path = self.results_dir / workflow_name / f"{record['executionName']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -65,3 +65,27 @@ def drain(engine):
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     return take
+
+
+@pytest.fixture()
+def make_engine(tmp_path):
+    """Build a throw-away project from workflow documents and run it: ``make_engine(*docs)``.
+
+    The project shares the repository's ``lambdas/``, ``agents/`` and ``tools/``; the engine is
+    closed at the end of the test.
+    """
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+
+    def build(*documents: dict, **engine_options) -> LocalEngine:
+        (tmp_path / "workflows").mkdir(exist_ok=True)
+        for name in ("lambdas", "agents", "tools"):
+            if (ROOT / name).exists() and not (tmp_path / name).exists():
+                (tmp_path / name).symlink_to(ROOT / name)
+        for document in documents:
+            (tmp_path / "workflows" / f"{document['name']}.json").write_text(json.dumps(document), encoding="utf-8")
+        return stack.enter_context(LocalEngine(load_project(tmp_path), **engine_options))
+
+    yield build
+    stack.close()

@@ -1,0 +1,118 @@
+"""The CDK side of stepgraph: one stack per concern, wired by ``build_stacks``.
+
+``ResultsStack`` (bucket + topic), ``AgentsStack`` (one AgentCore runtime per agent folder)
+and ``WorkflowsStack`` (the invoker Lambda and one state machine per workflow). ``app.py``
+calls ``build_stacks``; the tests call it too, so they test the very wiring that deploys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from .agents_stack import AgentsStack
+from .components.nag import MatchingAcknowledgments
+from .results_stack import ResultsStack
+from .settings import Settings
+from .workflows_stack import UnknownAgentError, WorkflowsStack
+
+__all__ = (
+    "AgentsStack",
+    "ResultsStack",
+    "Settings",
+    "StepgraphStacks",
+    "UnknownAgentError",
+    "WorkflowsStack",
+    "build_stacks",
+)
+
+
+@dataclass(frozen=True)
+class StepgraphStacks:
+    """The stacks of one deployment."""
+
+    results: ResultsStack
+    agents: AgentsStack
+    workflows: WorkflowsStack
+
+    def all(self) -> tuple[cdk.Stack, ...]:
+        """The three stacks, in deployment order."""
+        return (self.results, self.agents, self.workflows)
+
+
+def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lambdas_dir: Path | None = None) -> StepgraphStacks:
+    """Build the app's stacks for ``project``.
+
+    Parameters
+    ----------
+    app:
+        The CDK app.
+    project:
+        ``stepgraph.load_project(root)``: its workflows (compiled here) and agents.
+    settings:
+        Deployment settings. Default: read from ``app``'s context (``Settings.from_context``).
+    lambdas_dir:
+        Folder of the Lambda handlers. Default ``<project.root>/lambdas``.
+
+    Returns
+    -------
+    StepgraphStacks
+        The stacks. With ``settings.nag`` (the default), cdk-nag's AwsSolutions checks run
+        as a validation plugin of ``app``: ``app.synth()`` fails on any unacknowledged finding
+        and writes ``validation-report.json`` into the cloud assembly.
+
+    Raises
+    ------
+    stepgraph.WorkflowValidationError
+        Raised by ``load_project``/``compile_workflow`` for an invalid workflow.
+    UnknownAgentError, MissingSubstitutionError
+        See ``WorkflowsStack``.
+
+    Examples
+    --------
+    >>> app = cdk.App(outdir="cdk.out")  # doctest: +SKIP
+    >>> build_stacks(app, stepgraph.load_project("."))  # doctest: +SKIP
+    >>> app.synth()  # doctest: +SKIP
+    """
+    from stepgraph import compile_workflow  # the core; kept free of aws_cdk
+
+    settings = settings or Settings.from_context(app)
+    prefix = settings.stack_prefix
+    root = Path(project.root)
+    lambdas_dir = Path(lambdas_dir) if lambdas_dir is not None else root / "lambdas"
+    cdk.Tags.of(app).add("project", "stepgraph")
+
+    results = ResultsStack(
+        app,
+        f"{prefix}Results",
+        settings=settings,
+        description="stepgraph: results bucket and results topic",
+    )
+    agents = AgentsStack(
+        app,
+        f"{prefix}Agents",
+        agents=project.agents,
+        settings=settings,
+        description="stepgraph: agent images and Bedrock AgentCore runtimes",
+    )
+    compiled = [compile_workflow(workflow) for _, workflow in sorted(project.workflows.items())]
+    workflows = WorkflowsStack(
+        app,
+        f"{prefix}Workflows",
+        workflows=compiled,
+        runtimes=agents.runtimes,
+        results_bucket=results.bucket,
+        results_topic=results.topic,
+        results_topic_key=results.notifications.key,
+        lambdas_dir=lambdas_dir,
+        settings=settings,
+        description="stepgraph: agent invoker Lambda and one Step Functions state machine per workflow",
+    )
+    if settings.nag:
+        # MatchingAcknowledgments first: it turns acknowledge_matching patterns into exact
+        # acknowledgments before cdk-nag checks. Unacknowledged findings fail `synth`.
+        cdk.Validations.of(app).add_plugins(MatchingAcknowledgments(), AwsSolutionsChecks(app, verbose=True))
+    return StepgraphStacks(results=results, agents=agents, workflows=workflows)

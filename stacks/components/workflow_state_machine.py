@@ -1,0 +1,259 @@
+"""One compiled workflow deployed as a Step Functions state machine."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+import aws_cdk as cdk
+from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stepgraph import substitutions as keys
+
+from .encrypted_topic import grant_publish
+from .nag import acknowledge, acknowledge_matching
+
+__all__ = [
+    "CompiledWorkflowLike",
+    "MissingSubstitutionError",
+    "WorkflowResources",
+    "WorkflowStateMachine",
+    "definition_substitutions",
+    "results_prefix",
+]
+
+
+class CompiledWorkflowLike(Protocol):
+    """What the construct reads of ``stepgraph.CompiledWorkflow``."""
+
+    name: str
+    agent_ids: tuple[str, ...]
+    substitution_keys: frozenset[str]
+
+    def to_json(self) -> str: ...
+
+
+class MissingSubstitutionError(ValueError):
+    """A compiled definition holds a ``${key}`` placeholder the stack has no value for.
+
+    Attributes
+    ----------
+    workflow:
+        The workflow's name.
+    missing:
+        The keys without a value, sorted.
+    """
+
+    def __init__(self, workflow: str, missing: list[str]):
+        self.workflow = workflow
+        self.missing = missing
+        super().__init__(
+            f"workflow {workflow!r}: no value for definition substitution(s) "
+            + ", ".join("${" + key + "}" for key in missing)
+            + "; stacks/workflows_stack.py deploys the results bucket and topic, the Lambda "
+            "functions of lambdas/ it knows (see HANDLERS there) and one runtime per folder "
+            "agents/<agent_id>/"
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowResources:
+    """The deployed resources a compiled state machine's placeholders point at.
+
+    Attributes
+    ----------
+    results_bucket:
+        Receives the result records (``${ResultsBucketName}``).
+    results_topic:
+        Announces them (``${ResultsTopicArn}``).
+    results_topic_key:
+        The topic's KMS key, when it is encrypted with a customer-managed key. Default: none.
+    functions:
+        Lambda functions by substitution key (``InvokeAgentFunctionArn``, ``ToolFunctionArn``,
+        ``ApiCallFunctionArn``, ``ApprovalFunctionArn``). Default: none.
+    runtimes:
+        AgentCore runtimes by agent id (``${AgentRuntimeArn_<agent_id>}``). Default: none.
+    """
+
+    results_bucket: s3.IBucket
+    results_topic: sns.ITopic
+    results_topic_key: kms.IKey | None = None
+    functions: Mapping[str, lambda_.IFunction] = field(default_factory=dict)
+    runtimes: Mapping[str, agentcore.IBedrockAgentRuntime] = field(default_factory=dict)
+
+    def values(self) -> dict[str, str]:
+        """Return every substitution this set of resources can fill, by key."""
+        values = {
+            keys.RESULTS_BUCKET: self.results_bucket.bucket_name,
+            keys.RESULTS_TOPIC: self.results_topic.topic_arn,
+        }
+        for key, function in self.functions.items():
+            values[key] = function.function_arn
+        for agent_id, runtime in self.runtimes.items():
+            values[keys.agent_runtime_key(agent_id)] = runtime.agent_runtime_arn
+        return values
+
+
+def definition_substitutions(compiled: CompiledWorkflowLike, resources: WorkflowResources) -> dict[str, str]:
+    """Return the ``DefinitionSubstitutions`` of ``compiled``: exactly its placeholder keys.
+
+    Parameters
+    ----------
+    compiled:
+        A compiled workflow.
+    resources:
+        The resources its placeholders point at.
+
+    Returns
+    -------
+    dict[str, str]
+        A value (a token) for each key of ``compiled.substitution_keys``, and no other key.
+
+    Raises
+    ------
+    MissingSubstitutionError
+        When a placeholder has no value, naming every such key.
+    """
+    available = resources.values()
+    missing = sorted(set(compiled.substitution_keys) - set(available))
+    if missing:
+        raise MissingSubstitutionError(compiled.name, missing)
+    return {key: available[key] for key in sorted(compiled.substitution_keys)}
+
+
+def results_prefix(workflow_name: str) -> str:
+    """Return the S3 key prefix of a workflow's result records (SPEC §5).
+
+    Examples
+    --------
+    >>> results_prefix("customer-support")
+    'results/customer-support/'
+    """
+    return f"results/{workflow_name}/"
+
+
+class WorkflowStateMachine(Construct):
+    """A compiled workflow as a standard Step Functions state machine.
+
+    The definition is the compiler's JSON, verbatim (``DefinitionBody.from_string``), and its
+    ``${...}`` placeholders are filled through ``DefinitionSubstitutions``. Because the body
+    is a string, CDK cannot see which services it calls, so this construct grants them:
+    ``lambda:InvokeFunction`` on the handler functions it names, ``s3:PutObject`` on
+    ``results/<workflow>/*`` only, ``sns:Publish`` on the results topic (with its KMS data
+    key) — each only when the definition uses it. Logging goes to a log group of its own (level ALL, execution data
+    included) and X-Ray tracing is on.
+
+    Parameters
+    ----------
+    scope, construct_id:
+        Where the construct goes.
+    compiled:
+        The compiled workflow (``stepgraph.compile_workflow``).
+    resources:
+        What its placeholders point at.
+    state_machine_name:
+        The state machine's name. Default: the workflow's name.
+    log_retention:
+        Retention of the log group. Default ``RetentionDays.ONE_MONTH``.
+    removal_policy:
+        What ``cdk destroy`` does with the log group. Default ``RemovalPolicy.RETAIN``.
+
+    Attributes
+    ----------
+    state_machine:
+        The state machine.
+    log_group:
+        Its log group, ``/aws/vendedlogs/states/<name>-<stack id suffix>``: the vended-logs
+        prefix keeps CloudWatch Logs' account-wide resource policy from growing with every
+        state machine, and the suffix lets a retained group outlive a deleted stack.
+    substitutions:
+        The substitutions passed to CloudFormation.
+
+    Raises
+    ------
+    MissingSubstitutionError
+        When the definition holds a placeholder ``resources`` cannot fill.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        compiled: CompiledWorkflowLike,
+        resources: WorkflowResources,
+        state_machine_name: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.substitutions = definition_substitutions(compiled, resources)
+        name = state_machine_name or compiled.name
+        stack_suffix = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=f"/aws/vendedlogs/states/{name}-{stack_suffix}",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(compiled.to_json()),
+            definition_substitutions=self.substitutions,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        self._grant(compiled, resources)
+        acknowledge(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "Step Functions logging needs logs:CreateLogDelivery/GetLogDelivery/UpdateLogDelivery/"
+            "DeleteLogDelivery/ListLogDeliveries/PutResourcePolicy/DescribeResourcePolicies/"
+            "DescribeLogGroups, and X-Ray tracing xray:PutTraceSegments/PutTelemetryRecords/"
+            "GetSamplingRules/GetSamplingTargets; none of them supports resource-level permissions.",
+            findings=["Resource::*"],
+        )
+        acknowledge_matching(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "s3:PutObject is limited to this workflow's own prefix results/<workflow>/; the object "
+            "name is the execution name, known only at run time.",
+            pattern=r"Resource::.*/" + re.escape(results_prefix(compiled.name)) + r"\*",
+        )
+
+    def _grant(self, compiled: CompiledWorkflowLike, resources: WorkflowResources) -> None:
+        """Grant what the definition calls, and only that (the body is a string CDK cannot read)."""
+        used = compiled.substitution_keys
+        functions = [resources.functions[key] for key in sorted(used) if key in resources.functions]
+        if functions:
+            # The definition names unqualified function ARNs, so no ARN:* for versions/aliases.
+            self.state_machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="InvokeHandlers",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[function.function_arn for function in functions],
+                )
+            )
+        if keys.RESULTS_BUCKET in used:
+            self.state_machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="WriteResultRecords",
+                    actions=["s3:PutObject"],
+                    resources=[resources.results_bucket.arn_for_objects(results_prefix(compiled.name) + "*")],
+                )
+            )
+        if keys.RESULTS_TOPIC in used:
+            grant_publish(self.state_machine, resources.results_topic, resources.results_topic_key)

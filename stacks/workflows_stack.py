@@ -1,0 +1,252 @@
+"""Workflows: the Lambda handlers and one Step Functions state machine per workflow (SPEC §3, §5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stepgraph import substitutions as keys
+
+from .components import EncryptedTopic, PowertoolsFunction, WorkflowResources, WorkflowStateMachine, powertools_layer
+from .components.encrypted_topic import grant_publish
+from .components.nag import acknowledge_matching
+from .components.workflow_state_machine import CompiledWorkflowLike
+from .naming import pascal, state_machine_name
+from .settings import Settings
+
+__all__ = ["HANDLERS", "Handler", "UnknownAgentError", "WorkflowsStack"]
+
+
+class UnknownAgentError(ValueError):
+    """A workflow calls an agent that has no runtime (no folder ``agents/<agent_id>/``)."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A Lambda handler of ``lambdas/`` that compiled state machines call through a placeholder.
+
+    Attributes
+    ----------
+    folder:
+        The folder under ``lambdas/``.
+    construct_id:
+        Its construct id in the stack.
+    description:
+        The function's description.
+    timeout_seconds:
+        The function's timeout.
+    bundle:
+        Extra paths deployed beside ``handler.py``: path inside the asset -> path relative to
+        the project root.
+    """
+
+    folder: str
+    construct_id: str
+    description: str
+    timeout_seconds: int = 900
+    bundle: Mapping[str, str] = field(default_factory=dict)
+
+
+#: The handlers by the substitution key that names them in compiled definitions. The agent
+#: invoker is always deployed; the others only when a workflow uses them.
+HANDLERS: Mapping[str, Handler] = {
+    keys.INVOKE_AGENT_FUNCTION: Handler(
+        "invoke_agent", "InvokeAgent", "Invokes an AgentCore runtime for an agent_execution step and drains its response"
+    ),
+    keys.TOOL_FUNCTION: Handler(
+        "tool_call", "ToolCall", "Runs a registered Python tool for a tool_call step", bundle={"tools": "tools"}
+    ),
+    keys.API_CALL_FUNCTION: Handler(
+        "api_call", "ApiCall", "Sends the HTTP request of an api_call step", bundle={"tools/net.py": "tools/net.py"}
+    ),
+    keys.APPROVAL_FUNCTION: Handler(
+        "approval", "Approval", "Opens a human approval: stores the request and notifies approvers", timeout_seconds=60
+    ),
+}
+
+
+class WorkflowsStack(cdk.Stack):
+    """The Lambda handlers and one state machine per compiled workflow.
+
+    Parameters
+    ----------
+    scope, construct_id:
+        Where the stack goes.
+    workflows:
+        Compiled workflows (``stepgraph.compile_workflow``), one state machine each.
+    runtimes:
+        AgentCore runtimes by agent id (``AgentsStack.runtimes``).
+    results_bucket, results_topic:
+        Where result records go (``ResultsStack``).
+    lambdas_dir:
+        The folder holding ``<handler>/handler.py`` (see ``HANDLERS``).
+    results_topic_key:
+        The topic's KMS key (publishers need its data key). Default: none, a topic without a
+        customer-managed key.
+    project_root:
+        Root of the paths in ``Handler.bundle``. Default: the parent of ``lambdas_dir``.
+    settings:
+        Deployment settings (name prefix, log retention, Powertools release). Default
+        ``Settings()``.
+    **kwargs:
+        Passed to ``cdk.Stack``.
+
+    Attributes
+    ----------
+    invoker:
+        ``lambdas/invoke_agent``: calls ``InvokeAgentRuntime`` with the runtime ARN its event
+        names; may invoke every runtime a workflow uses (the runtime ARN and ``ARN/*``).
+    handlers:
+        Every deployed ``PowertoolsFunction`` by substitution key (the invoker included).
+    approvals_table, approvals:
+        The approval requests table and the approvers' topic, when a workflow has a
+        ``human_approval`` step; otherwise ``None``.
+    state_machines:
+        ``WorkflowStateMachine`` constructs by workflow name.
+
+    Raises
+    ------
+    UnknownAgentError
+        When a workflow calls an agent with no runtime.
+    MissingSubstitutionError
+        When a compiled definition holds a placeholder this stack cannot fill.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        workflows: Sequence[CompiledWorkflowLike],
+        runtimes: Mapping[str, agentcore.IBedrockAgentRuntime],
+        results_bucket: s3.IBucket,
+        results_topic: sns.ITopic,
+        lambdas_dir: Path,
+        results_topic_key: kms.IKey | None = None,
+        project_root: Path | None = None,
+        settings: Settings | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings or Settings()
+        self._lambdas_dir = Path(lambdas_dir)
+        self._project_root = Path(project_root) if project_root is not None else self._lambdas_dir.parent
+        self._layer = powertools_layer(
+            self,
+            "PowertoolsLayer",
+            version=self.settings.powertools_version,
+            layer_arn=self.settings.powertools_layer_arn,
+        )
+        used_keys = {key for compiled in workflows for key in compiled.substitution_keys}
+        self.handlers: dict[str, PowertoolsFunction] = {}
+        for key, handler in HANDLERS.items():
+            if key == keys.INVOKE_AGENT_FUNCTION or key in used_keys:
+                self.handlers[key] = self._handler(handler)
+        self.invoker = self.handlers[keys.INVOKE_AGENT_FUNCTION]
+        self._grant_runtimes(workflows, runtimes)
+        self.approvals_table: dynamodb.TableV2 | None = None
+        self.approvals: EncryptedTopic | None = None
+        if keys.APPROVAL_FUNCTION in self.handlers:
+            self._add_approvals(self.handlers[keys.APPROVAL_FUNCTION])
+
+        resources = WorkflowResources(
+            results_bucket=results_bucket,
+            results_topic=results_topic,
+            results_topic_key=results_topic_key,
+            functions={key: handler.function for key, handler in self.handlers.items()},
+            runtimes=dict(runtimes),
+        )
+        self.state_machines: dict[str, WorkflowStateMachine] = {}
+        for compiled in sorted(workflows, key=lambda c: c.name):
+            machine = WorkflowStateMachine(
+                self,
+                f"Workflow{pascal(compiled.name)}",
+                compiled=compiled,
+                resources=resources,
+                state_machine_name=state_machine_name(self.settings.stack_prefix, compiled.name),
+                log_retention=self.settings.retention,
+                removal_policy=self.settings.cdk_removal_policy,
+            )
+            self.state_machines[compiled.name] = machine
+            cdk.CfnOutput(
+                self,
+                f"StateMachineArn{pascal(compiled.name)}",
+                value=machine.state_machine.state_machine_arn,
+                description=f"State machine ARN of workflow {compiled.name}",
+            )
+        for key, handler in self.handlers.items():
+            cdk.CfnOutput(self, key, value=handler.function.function_arn, description=handler.function.node.path)
+
+    def _handler(self, handler: Handler) -> PowertoolsFunction:
+        return PowertoolsFunction(
+            self,
+            handler.construct_id,
+            code_path=self._lambdas_dir / handler.folder,
+            service_name=handler.folder,
+            powertools=self._layer,
+            description=handler.description,
+            timeout=cdk.Duration.seconds(handler.timeout_seconds),
+            bundle={inside: self._project_root / source for inside, source in handler.bundle.items()},
+            log_retention=self.settings.retention,
+            removal_policy=self.settings.cdk_removal_policy,
+        )
+
+    def _grant_runtimes(
+        self, workflows: Sequence[CompiledWorkflowLike], runtimes: Mapping[str, agentcore.IBedrockAgentRuntime]
+    ) -> None:
+        used_agents = sorted({agent_id for compiled in workflows for agent_id in compiled.agent_ids})
+        for agent_id in used_agents:
+            if agent_id not in runtimes:
+                callers = sorted(c.name for c in workflows if agent_id in c.agent_ids)
+                raise UnknownAgentError(
+                    f"workflow(s) {callers} call agent {agent_id!r}, which has no folder agents/{agent_id}/"
+                )
+            runtimes[agent_id].grant_invoke_runtime(self.invoker.function)
+        acknowledge_matching(
+            self.invoker.role,
+            "AwsSolutions-IAM5",
+            "InvokeAgentRuntime is authorized on the runtime ARN and on its sub-resources "
+            "(<runtime ARN>/*, the runtime endpoints such as DEFAULT); without ARN/* the call is "
+            "denied. Only the runtimes the workflows call are granted.",
+            pattern=r"Resource::.*AgentRuntimeArn.*/\*",
+        )
+
+    def _add_approvals(self, approval: PowertoolsFunction) -> None:
+        """The approval requests table and the approvers' topic, wired to ``lambdas/approval``."""
+        self.approvals_table = dynamodb.TableV2(
+            self,
+            "ApprovalsTable",
+            partition_key=dynamodb.Attribute(name="approval_id", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="ttl",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=self.settings.cdk_removal_policy,
+        )
+        self.approvals = EncryptedTopic(
+            self,
+            "ApprovalsTopic",
+            display_name="stepgraph approval requests",
+            removal_policy=self.settings.cdk_removal_policy,
+        )
+        fn = approval.function
+        fn.add_environment("APPROVALS_TABLE_NAME", self.approvals_table.table_name)
+        fn.add_environment("APPROVALS_TOPIC_ARN", self.approvals.topic.topic_arn)
+        # The handler only stores a request (PutItem with a condition); deciding happens elsewhere.
+        self.approvals_table.grant(fn, "dynamodb:PutItem")
+        grant_publish(fn, self.approvals.topic, self.approvals.key)
+        cdk.CfnOutput(self, "ApprovalsTableName", value=self.approvals_table.table_name,
+                      description="DynamoDB table of human approval requests")
+        cdk.CfnOutput(self, "ApprovalsTopicArn", value=self.approvals.topic.topic_arn,
+                      description="SNS topic on which approvers are notified")
+

@@ -1,0 +1,88 @@
+"""Quality gates (SPEC §12): cdk-nag's AwsSolutions pack and cfn-lint over every synthesized template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint_file
+
+from stacks import ResultsStack
+from stacks.components.nag import MatchingAcknowledgments
+
+pytestmark = pytest.mark.slow
+
+#: cfn-lint rules ignored, each with its reason.
+IGNORED_CFN_LINT_RULES = {
+    # CDK adds an explicit DependsOn on a function's or state machine's role (so the role's
+    # policy exists first) next to the GetAtt of the role ARN; the duplicate is harmless.
+    "W3005": "CDK's explicit DependsOn on roles duplicates the GetAtt dependency",
+}
+#: Regions linted: AgentCore Runtime's (cfn-lint checks resource types per region).
+LINT_REGIONS = ["us-east-1", "us-west-2", "eu-central-1"]
+
+
+def _violations(outdir: Path) -> list[tuple[str, str, str]]:
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return [
+        (plugin["pluginName"], violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation.get("violatingConstructs", violation.get("violatingResources", []))
+    ]
+
+
+def _lint(paths: list[Path]) -> list[str]:
+    config = ManualArgs(regions=LINT_REGIONS, ignore_checks=sorted(IGNORED_CFN_LINT_RULES))
+    return [f"{path.name}: {match}" for path in paths for match in lint_file(path, config=config)]
+
+
+def test_nag_passes_the_fixture_app_without_unacknowledged_findings(fixture_app):
+    # app.synth() raises on an unacknowledged error; warnings would still land in the report.
+    assert _violations(fixture_app.outdir) == []
+
+
+def test_nag_passes_the_repository_app(repo_app):
+    assert _violations(repo_app.outdir) == []
+
+
+def test_nag_fails_synth_on_an_unacknowledged_finding(tmp_path):
+    app = cdk.App(outdir=str(tmp_path))
+    stack = ResultsStack(app, "NagProbe")
+    s3.Bucket(stack, "Unlogged")  # no access logs, no TLS-only policy
+    cdk.Validations.of(app).add_plugins(MatchingAcknowledgments(), AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="Validation failed"):
+        app.synth()
+    rules = {rule for _, rule, path in _violations(tmp_path) if "/Unlogged/" in path}
+    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules
+    assert all("/Unlogged/" in path for _, _, path in _violations(tmp_path))
+
+
+def test_cfn_lint_passes_every_fixture_template(fixture_app):
+    assert len(fixture_app.template_paths()) == 3
+    assert _lint(fixture_app.template_paths()) == []
+
+
+def test_cfn_lint_passes_every_repository_template(repo_app):
+    assert _lint(repo_app.template_paths()) == []
+
+
+def test_repository_app_holds_the_promised_resources(repo_app):
+    types = set()
+    for path in repo_app.template_paths():
+        types |= {r["Type"] for r in json.loads(path.read_text())["Resources"].values()}
+    assert {
+        "AWS::ECR::Repository",
+        "AWS::BedrockAgentCore::Runtime",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::S3::Bucket",
+        "AWS::SNS::Topic",
+        "AWS::Logs::LogGroup",
+        "AWS::Lambda::Function",
+    } <= types
+    for name in repo_app.project.workflows:
+        assert name in repo_app.stacks.workflows.state_machines
