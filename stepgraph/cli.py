@@ -174,7 +174,19 @@ def run(file: Path = typer.Argument(..., help="Workflow file."),
         out.print_json(json.dumps(result.record, ensure_ascii=False, default=str))
         colour = "green" if result.status == "completed" else "red"
         err.print(f"[{colour}]{result.status}[/] · result record: {result.record_path}", highlight=False)
-    raise typer.Exit(0 if result.status == "completed" else 1)
+    _report_chained(result.chained, as_json)
+    raise typer.Exit(0 if result.all_completed else 1)
+
+
+def _report_chained(runs: list, as_json: bool) -> None:
+    """Say what the chained (``on_complete``) runs ended with; their events were streamed already."""
+    for run in runs:
+        if as_json:
+            err.file.write(json.dumps({"event": "chained_result", "record": run.record}, default=str) + "\n")
+        else:
+            colour = "green" if run.status == "completed" else "red"
+            err.print(f"[{colour}]chained {run.record['workflowName']}: {run.status}[/] · result record: {run.record_path}", highlight=False)
+        _report_chained(run.chained, as_json)
 
 
 @app.command("render")

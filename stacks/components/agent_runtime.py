@@ -199,6 +199,12 @@ class AgentRuntime(Construct):
         self._suppress_nag_findings()
 
     def _suppress_nag_findings(self) -> None:
+        acknowledge(
+            self.runtime,
+            "Annotation::aws-cdk-lib.aws-bedrockagentcore:containerUriValidationSkipped",
+            "The container URI names the owned repository and the asset-hash tag, both tokens "
+            "until deploy time; the copy (cdk_ecr_deployment) guarantees the tag exists.",
+        )
         role = self.runtime.role
         log_group_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
         acknowledge(

@@ -60,7 +60,8 @@ class LoggedBucket(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            # Object ownership left to CDK: with @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy
+            # (cdk.json) S3 delivers through a bucket policy; without it CDK needs ObjectWriter.
             lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_days))],
             removal_policy=removal_policy,
             auto_delete_objects=destroy,

@@ -59,6 +59,9 @@ LOCAL_LAMBDAS = {
     API_CALL_FUNCTION: ("stepgraph-api-call", "api_call"),
     APPROVAL_FUNCTION: ("stepgraph-approval", "approval"),
 }
+#: The chaining Lambda is not called by a state machine but by the results topic.
+CHAIN_FUNCTION = ("stepgraph-chain", "chain")
+CHAIN_QUEUE_NAME = "stepgraph-chain-deliveries"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -117,10 +120,16 @@ class RunResult:
     record_path: Path
     events: list[StepEvent]
     skipped_seconds: float = 0.0
+    chained: list["RunResult"] = field(default_factory=list)
 
     @property
     def status(self) -> str:
         return str(self.record.get("status"))
+
+    @property
+    def all_completed(self) -> bool:
+        """True when this run and every run it chained to completed."""
+        return self.status == "completed" and all(r.all_completed for r in self.chained)
 
 
 def _load_module(path: Path, name: str) -> ModuleType:
@@ -184,6 +193,7 @@ class LocalEngine:
         self.clients: dict[str, Any] = {}
         self.substitutions: dict[str, str] = {}
         self.topic_arn = ""
+        self.chain_queue_url: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -264,6 +274,52 @@ class LocalEngine:
             arn = lam.create_function(FunctionName=function_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
                                       Code={"ZipFile": archive.getvalue()}, Timeout=900)["FunctionArn"]
             self.substitutions[key] = arn
+        self._setup_chaining(archive.getvalue(), role)
+
+    def _setup_chaining(self, code: bytes, role: str) -> None:
+        """Subscribe the chain handler's delivery queue to the results topic, filtered per upstream.
+
+        Deployed, SNS invokes ``lambdas/chain`` directly; locally the deliveries wait in an SQS
+        queue (moto applies the same filter policies) and the engine hands each one to the
+        handler in-process, as an SNS event, after the upstream run.
+        """
+        from ..chaining import chain_routes, filter_policy
+
+        routes = chain_routes(self.project.workflows)
+        handler_file = self.project.root / "lambdas" / CHAIN_FUNCTION[1] / "handler.py"
+        self.chain_queue_url = None
+        if not routes or not handler_file.is_file():
+            return
+        module = _load_module(handler_file, "stepgraph_local_lambda_chain")
+        self.registry.register(CHAIN_FUNCTION[0], module.lambda_handler)
+        self.clients["lambda"].create_function(FunctionName=CHAIN_FUNCTION[0], Runtime="python3.12", Role=role,
+                                               Handler="handler.lambda_handler", Code={"ZipFile": code})
+        sqs, sns = self.clients["sqs"], self.clients["sns"]
+        self.chain_queue_url = sqs.create_queue(QueueName=CHAIN_QUEUE_NAME)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.chain_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        local_routes: dict[str, list[dict[str, str]]] = {}
+        for upstream, targets in routes.items():
+            sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                          Attributes={"FilterPolicy": json.dumps(filter_policy(upstream, targets))})
+            local_routes[upstream] = [dict(t, state_machine_arn=self.deploy(t["workflow"])) for t in targets]
+        self._set_env({"CHAIN_ROUTES": json.dumps(local_routes)})
+
+    def _deliver_chain_messages(self) -> list[str]:
+        """Hand waiting results-topic deliveries to the chain handler; return executions it started."""
+        if not self.chain_queue_url:
+            return []
+        sqs = self.clients["sqs"]
+        started: list[str] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.chain_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return started
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                event = {"Records": [{"EventSource": "aws:sns", "Sns": envelope}]}
+                answer = json.loads(self.registry.invoke(CHAIN_FUNCTION[0], json.dumps(event), {}))
+                started += answer.get("started", []) if isinstance(answer, dict) else []
+                sqs.delete_message(QueueUrl=self.chain_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def register_handler(self, function_key: str, handler: Callable[[Any, Any], Any]) -> None:
         """Replace the in-process handler behind a substitution key (fault injection in tests)."""
@@ -395,7 +451,8 @@ class LocalEngine:
                 self.approvals.decide(approval.approval_id, decision, approver=approval.approvers[0], comment=comment)
 
     def run(self, workflow_name: str, execution_input: Any, *, on_event: Callable[[StepEvent], None] | None = None,
-            name: str | None = None, on_approval: Callable[[Any], Any] | None = None) -> RunResult:
+            name: str | None = None, on_approval: Callable[[Any], Any] | None = None,
+            follow_chain: bool = True) -> RunResult:
         """Execute a workflow to its end and return its result record.
 
         Parameters
@@ -412,6 +469,9 @@ class LocalEngine:
             Called with each :class:`~stepgraph.approvals.Approval` the execution opens, unless the
             engine has an ``approval_decision``; returns ``(decision, comment)`` to decide it as
             the first approver, or ``None`` to leave it open (it then times out).
+        follow_chain:
+            Also run the workflows this one starts through ``on_complete`` (SPEC §5), as the
+            deployed chain Lambda would; their results are in ``RunResult.chained``.
 
         Returns
         -------
@@ -429,9 +489,33 @@ class LocalEngine:
         except BaseException as exc:  # Ctrl-C or a callback giving up: do not leave the execution running
             self.clients["stepfunctions"].stop_execution(executionArn=arn, error="Aborted", cause=f"{type(exc).__name__}: {exc}"[:256])
             raise
+        result = self._finish_run(workflow_name, arn, collected)
+        if follow_chain:
+            for downstream_arn in self._deliver_chain_messages():
+                result.chained.append(self.follow(downstream_arn, on_event=on_event, on_approval=on_approval))
+        return result
+
+    def follow(self, execution_arn: str, *, on_event: Callable[[StepEvent], None] | None = None,
+               on_approval: Callable[[Any], Any] | None = None) -> RunResult:
+        """Follow an execution started elsewhere (a chained run) to its end, and what it chains to."""
+        sfn = self.clients["stepfunctions"]
+        machine = sfn.describe_execution(executionArn=execution_arn)["stateMachineArn"]
+        workflow_name = next(name for name, arn in self.state_machines.items() if arn == machine)
+        collected: list[StepEvent] = []
+        answered: set[str] = set()
+        for event in self.events(execution_arn, on_poll=lambda: self._answer_approvals(execution_arn, on_approval, answered)):
+            collected.append(event)
+            if on_event:
+                on_event(event)
+        result = self._finish_run(workflow_name, execution_arn, collected)
+        for downstream_arn in self._deliver_chain_messages():
+            result.chained.append(self.follow(downstream_arn, on_event=on_event, on_approval=on_approval))
+        return result
+
+    def _finish_run(self, workflow_name: str, arn: str, events: list[StepEvent]) -> RunResult:
         record = self.result_record(workflow_name, arn)
         path = self.results_dir / workflow_name / f"{record['executionName']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         skipped = self.fast_forward.skipped_seconds if self.fast_forward else 0.0
-        return RunResult(execution_arn=arn, record=record, record_path=path, events=collected, skipped_seconds=skipped)
+        return RunResult(execution_arn=arn, record=record, record_path=path, events=events, skipped_seconds=skipped)

@@ -13,8 +13,12 @@ from cfnlint.api import ManualArgs, lint_file
 
 from stacks import ResultsStack
 from stacks.components.nag import MatchingAcknowledgments
+from stacks.settings import load_cdk_json_context
+
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
 
 #: cfn-lint rules ignored, each with its reason.
 IGNORED_CFN_LINT_RULES = {
@@ -51,11 +55,11 @@ def test_nag_passes_the_repository_app(repo_app):
 
 
 def test_nag_fails_synth_on_an_unacknowledged_finding(tmp_path):
-    app = cdk.App(outdir=str(tmp_path))
+    app = cdk.App(outdir=str(tmp_path), context=load_cdk_json_context(REPO / "cdk.json"))
     stack = ResultsStack(app, "NagProbe")
     s3.Bucket(stack, "Unlogged")  # no access logs, no TLS-only policy
     cdk.Validations.of(app).add_plugins(MatchingAcknowledgments(), AwsSolutionsChecks(app))
-    with pytest.raises(RuntimeError, match="Validation failed"):
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     rules = {rule for _, rule, path in _violations(tmp_path) if "/Unlogged/" in path}
     assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules

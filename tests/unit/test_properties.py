@@ -34,8 +34,8 @@ from stepgraph import WorkflowValidationError, compile_workflow, load_workflow, 
 from stepgraph.expressions import compile_condition, compile_template
 from stepgraph.graph import analyze_graph
 
-settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("thorough", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -383,11 +383,10 @@ def broken_documents(draw: Callable[[Any], Any]) -> tuple[dict[str, Any], str | 
     main, inner = _scopes(document)
     trigger_id = next(s["step_id"] for s in steps if s["step_type"] == "trigger")
     non_trigger = [s for s in steps if s["step_type"] != "trigger"]
-    kinds = ["dangling", "wrong-type", "huge", "deep", "junk-step", "junk-document", "bad-trigger", "name", "duplicate"]
+    kinds = ["leak"] if inner else []
     if non_trigger:
-        kinds += ["bad-expression", "bad-condition", "cycle", "unknown-type", "bad-retry"]
-    if any(owner for _, owner in inner):
-        kinds += ["leak"]
+        kinds += ["cycle", "bad-expression", "bad-condition", "unknown-type", "bad-retry"]
+    kinds += ["wrong-type", "huge", "deep", "junk-step", "junk-document", "bad-trigger", "name", "duplicate", "dangling"]
     what = draw(st.sampled_from(kinds))
 
     if what == "dangling":
@@ -662,7 +661,9 @@ def test_compiled_condition_agrees_with_the_reference_model(tree: tuple[str, Cal
 
 
 template_values = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=5),
+    # |n| < 10**12: JSONata's $string keeps 15 significant digits and jsonata-python writes 1e+15
+    # where Step Functions writes 1000000000000000; both agree below that
+    st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.text(max_size=5),
     st.lists(st.one_of(st.integers(-99, 99), st.sampled_from(["x", "y"]), st.none(), st.booleans()), max_size=3),
     st.dictionaries(st.sampled_from(["k", "l"]), st.one_of(st.integers(-99, 99), st.sampled_from(["x", "y"])), max_size=2),
 )
