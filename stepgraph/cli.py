@@ -221,3 +221,5 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+from . import cli_deployed  # noqa: E402,F401  registers deploy-state, invoke, logs, approvals

@@ -28,6 +28,16 @@ except ImportError as _exc:  # pragma: no cover - depends on how the handler is 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tools import net
 
+# Deployed, ``stepgraph_offload.py`` sits beside this file; run from a checkout it lives in
+# ``lambdas/shared/``, added to sys.path only when the module cannot be imported otherwise.
+try:
+    import stepgraph_offload
+except ModuleNotFoundError as _offload_exc:  # pragma: no cover - depends on how the handler is started
+    if _offload_exc.name != "stepgraph_offload":
+        raise
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
+    import stepgraph_offload
+
 __all__ = (
     "ApiCallError",
     "METHODS",
@@ -330,6 +340,15 @@ def _remaining_ms(context: Any) -> int | None:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point: see ``call_api``; errors surface under their code as ``errorType``."""
-    return call_api(event, remaining_time_ms=_remaining_ms(context))
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    """Lambda entry point: see ``call_api``; errors surface under their code as ``errorType``.
+
+    An offloaded value in the body is fetched first, and a response too large for Step
+    Functions goes to S3 by reference (``stepgraph_offload``).
+    """
+    if isinstance(event, dict) and event.get("body") is not None:
+        event = {**event, "body": stepgraph_offload.resolve(event["body"])}
+    response = call_api(event, remaining_time_ms=_remaining_ms(context))
+    return stepgraph_offload.offload(response, workflow=str(event.get("workflow_name") or "unknown"),
+                                     execution=str(event.get("execution_name") or "unknown"),
+                                     step=str(event.get("step_id") or "api"))

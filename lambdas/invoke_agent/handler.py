@@ -6,8 +6,10 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
@@ -20,6 +22,16 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
+
+# Deployed, ``stepgraph_offload.py`` sits beside this file; run from a checkout it lives in
+# ``lambdas/shared/``, added to sys.path only when the module cannot be imported otherwise.
+try:
+    import stepgraph_offload
+except ModuleNotFoundError as _offload_exc:  # pragma: no cover - depends on how the handler is started
+    if _offload_exc.name != "stepgraph_offload":
+        raise
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
+    import stepgraph_offload
 
 __all__ = (
     "AGENT_ERROR",
@@ -551,5 +563,14 @@ def _remaining_ms(context: Any) -> int | None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
-    """Lambda entry point: see ``invoke_agent``; errors surface under their code as ``errorType``."""
-    return invoke_agent(event, remaining_time_ms=_remaining_ms(context))
+    """Lambda entry point: see ``invoke_agent``; errors surface under their code as ``errorType``.
+
+    Offloaded values in the payload are fetched first, and an output too large for Step
+    Functions goes to S3 by reference (``stepgraph_offload``).
+    """
+    if isinstance(event, dict) and "payload" in event:
+        event = {**event, "payload": stepgraph_offload.resolve(event["payload"])}
+    output = invoke_agent(event, remaining_time_ms=_remaining_ms(context))
+    return stepgraph_offload.offload(output, workflow=str(event.get("workflow_name") or "unknown"),
+                                     execution=str(event.get("execution_name") or "unknown"),
+                                     step=str(event.get("step_id") or "agent"))

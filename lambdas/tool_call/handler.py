@@ -25,6 +25,16 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - depends on how the han
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import tools
 
+# Deployed, ``stepgraph_offload.py`` sits beside this file; run from a checkout it lives in
+# ``lambdas/shared/``, added to sys.path only when the module cannot be imported otherwise.
+try:
+    import stepgraph_offload
+except ModuleNotFoundError as _offload_exc:  # pragma: no cover - depends on how the handler is started
+    if _offload_exc.name != "stepgraph_offload":
+        raise
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
+    import stepgraph_offload
+
 __all__ = (
     "RATE_LIMIT",
     "TIMEOUT",
@@ -199,7 +209,7 @@ def call_tool(event: dict[str, Any]) -> Any:
             tool=name, step_id=step_id,
         ) from exc
     size = len(encoded.encode("utf-8"))
-    if size > MAX_RESULT_BYTES:
+    if size > MAX_RESULT_BYTES and not os.environ.get("PAYLOADS_BUCKET"):
         raise TOOL_ERROR(
             f"tool {name} returned {size} bytes of JSON; Step Functions passes at most {MAX_RESULT_BYTES} "
             "bytes between states (return less, or write the data to S3 and return its URI)",
@@ -213,5 +223,14 @@ def call_tool(event: dict[str, Any]) -> Any:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
-    """Lambda entry point: see ``call_tool``; errors surface under their code as ``errorType``."""
-    return call_tool(event)
+    """Lambda entry point: see ``call_tool``; errors surface under their code as ``errorType``.
+
+    Offloaded values in the arguments are fetched first, and a result too large for Step
+    Functions goes to S3 by reference (``stepgraph_offload``).
+    """
+    if isinstance(event, dict) and event.get("arguments"):
+        event = {**event, "arguments": stepgraph_offload.resolve(event["arguments"])}
+    result = call_tool(event)
+    return stepgraph_offload.offload(result, workflow=str(event.get("workflow_name") or "unknown"),
+                                     execution=str(event.get("execution_name") or "unknown"),
+                                     step=str(event.get("step_id") or "tool"))

@@ -264,6 +264,8 @@ class ScopeCompiler:
             "timeout_seconds": timeout,
             "allowed_hosts": list(step.param("allowed_hosts", ())),
             "step_id": step.step_id,
+            "workflow_name": self.workflow.name,
+            "execution_name": jsonata_string("$states.context.Execution.Name"),
         }
         if "body" in step.parameters:
             arguments["body"] = self._template(step.param("body"))

@@ -21,7 +21,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..agents import AgentSpec
 from ..exceptions import StepgraphError
@@ -144,6 +144,9 @@ class AgentCoreGateway:
         self.env = env or {}
         self.log_dir = log_dir
         self.processes: dict[str, AgentProcess] = {}
+        #: Optional admission hook ``(runtime_arn, payload bytes) -> (status, error_type, message) | None``:
+        #: answer an invocation the way AgentCore would when it refuses one (throttling, say).
+        self.before_invoke: Callable[[str, bytes], tuple[int, str, str] | None] | None = None
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
@@ -212,6 +215,9 @@ class AgentCoreGateway:
                 arn = urllib.parse.unquote(parts[2])
                 if arn not in gateway.agents:
                     return self._error(404, "ResourceNotFoundException", f"no agent runtime {arn}")
+                refusal = gateway.before_invoke(arn, payload) if gateway.before_invoke else None
+                if refusal is not None:
+                    return self._error(*refusal)
                 try:
                     process = gateway.process_for(arn)
                 except AgentStartError as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import os
 import secrets
 import sys
@@ -61,6 +62,8 @@ LOCAL_LAMBDAS = {
 }
 #: The chaining Lambda is not called by a state machine but by the results topic.
 CHAIN_FUNCTION = ("stepgraph-chain", "chain")
+#: Called by EventBridge when an execution ends without its own result record (stopped, timed out).
+BACKSTOP_FUNCTION = ("stepgraph-record-backstop", "record_backstop")
 CHAIN_QUEUE_NAME = "stepgraph-chain-deliveries"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -142,6 +145,14 @@ def _load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
+def _logs_to_stderr(module: ModuleType) -> None:
+    """Send a handler's Powertools logs to stderr: locally, stdout belongs to the CLI's output."""
+    logger = getattr(module, "logger", None)
+    handler = getattr(logger, "registered_handler", None)
+    if handler is not None and hasattr(handler, "setStream"):
+        handler.setStream(sys.stderr)
+
+
 def _parse(text: str | None) -> Any:
     if text is None:
         return None
@@ -215,6 +226,11 @@ class LocalEngine:
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "stepgraph-local",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         })
+        # moto logs every failed state at ERROR with its whole parse tree; failures are expected
+        # here (they are how Retry/Catch are exercised) and reach the user as step events instead
+        moto_logger = logging.getLogger("moto.stepfunctions")
+        self._saved_log_level = moto_logger.level
+        moto_logger.setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
         install_seams(self.registry, fast_forward=self.fast_forward)
@@ -228,6 +244,7 @@ class LocalEngine:
             self.gateway.stop()
         if self._mock:
             self._mock.stop()
+            logging.getLogger("moto.stepfunctions").setLevel(self._saved_log_level)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -250,7 +267,8 @@ class LocalEngine:
             KeySchema=[{"AttributeName": "approval_id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "approval_id", "AttributeType": "S"}],
         )
-        self._set_env({"APPROVALS_TABLE_NAME": APPROVALS_TABLE_NAME, "APPROVALS_TOPIC_ARN": self.approvals_topic_arn})
+        self._set_env({"APPROVALS_TABLE_NAME": APPROVALS_TABLE_NAME, "APPROVALS_TOPIC_ARN": self.approvals_topic_arn,
+                       "PAYLOADS_BUCKET": RESULTS_BUCKET_NAME})
         from ..approvals import ApprovalStore
 
         self.approvals = ApprovalStore(APPROVALS_TABLE_NAME, dynamodb=self.clients["dynamodb"], stepfunctions=self.clients["stepfunctions"])
@@ -270,11 +288,19 @@ class LocalEngine:
             if not handler_file.is_file():
                 continue
             module = _load_module(handler_file, f"stepgraph_local_lambda_{folder}")
+            _logs_to_stderr(module)
             self.registry.register(function_name, module.lambda_handler)
             arn = lam.create_function(FunctionName=function_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
                                       Code={"ZipFile": archive.getvalue()}, Timeout=900)["FunctionArn"]
             self.substitutions[key] = arn
         self._setup_chaining(archive.getvalue(), role)
+        backstop = self.project.root / "lambdas" / BACKSTOP_FUNCTION[1] / "handler.py"
+        if backstop.is_file():
+            module = _load_module(backstop, "stepgraph_local_lambda_record_backstop")
+            _logs_to_stderr(module)
+            self.registry.register(BACKSTOP_FUNCTION[0], module.lambda_handler)
+            self._set_env({"RESULTS_BUCKET_NAME": RESULTS_BUCKET_NAME, "RESULTS_TOPIC_ARN": self.topic_arn,
+                           "STATE_MACHINE_NAME_PREFIX": ""})
 
     def _setup_chaining(self, code: bytes, role: str) -> None:
         """Subscribe the chain handler's delivery queue to the results topic, filtered per upstream.
@@ -291,6 +317,7 @@ class LocalEngine:
         if not routes or not handler_file.is_file():
             return
         module = _load_module(handler_file, "stepgraph_local_lambda_chain")
+        _logs_to_stderr(module)
         self.registry.register(CHAIN_FUNCTION[0], module.lambda_handler)
         self.clients["lambda"].create_function(FunctionName=CHAIN_FUNCTION[0], Runtime="python3.12", Role=role,
                                                Handler="handler.lambda_handler", Code={"ZipFile": code})
@@ -487,7 +514,7 @@ class LocalEngine:
                 if on_event:
                     on_event(event)
         except BaseException as exc:  # Ctrl-C or a callback giving up: do not leave the execution running
-            self.clients["stepfunctions"].stop_execution(executionArn=arn, error="Aborted", cause=f"{type(exc).__name__}: {exc}"[:256])
+            self._stop(arn, f"{type(exc).__name__}: {exc}")
             raise
         result = self._finish_run(workflow_name, arn, collected)
         if follow_chain:
@@ -512,7 +539,45 @@ class LocalEngine:
             result.chained.append(self.follow(downstream_arn, on_event=on_event, on_approval=on_approval))
         return result
 
+    def _stop(self, execution_arn: str, cause: str) -> None:
+        """Stop an execution (``StopExecution``) and record it as cancelled, as the deployed backstop does.
+
+        moto does not interrupt a task waiting for its token, so the engine fails those tokens
+        itself to let the execution end.
+        """
+        sfn = self.clients["stepfunctions"]
+        sfn.stop_execution(executionArn=execution_arn, error="Aborted", cause=cause[:256])
+        for approval in self.approvals.list("pending", execution_arn=execution_arn):
+            token = self.approvals._get_item(approval.approval_id)["task_token"]
+            try:
+                sfn.send_task_failure(taskToken=token, error="Aborted", cause=cause[:256])
+            except sfn.exceptions.ClientError:
+                pass
+        self._backstop(execution_arn, status="ABORTED", cause=cause)
+
+    def _backstop(self, execution_arn: str, *, status: str | None = None, cause: str | None = None) -> None:
+        """What the EventBridge rule does when deployed: record an execution that ended unrecorded."""
+        if self.registry.handler_for(BACKSTOP_FUNCTION[0]) is None:
+            return
+        description = self.clients["stepfunctions"].describe_execution(executionArn=execution_arn)
+        deadline = time.monotonic() + 10
+        while description["status"] == "RUNNING" and time.monotonic() < deadline:  # a stop takes effect shortly
+            time.sleep(0.05)
+            description = self.clients["stepfunctions"].describe_execution(executionArn=execution_arn)
+        detail = {
+            "executionArn": execution_arn, "stateMachineArn": description["stateMachineArn"],
+            "name": description["name"], "status": description["status"], "input": description.get("input"),
+            "startDate": int(description["startDate"].timestamp() * 1000),
+            "stopDate": int(description["stopDate"].timestamp() * 1000) if description.get("stopDate") else None,
+            "error": description.get("error"), "cause": description.get("cause"),
+        }
+        if status is not None:  # moto reports a stopped execution as FAILED; AWS says ABORTED
+            detail.update(status=status, cause=cause or detail["cause"])
+        event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
+        self.registry.invoke(BACKSTOP_FUNCTION[0], json.dumps(event, default=str), {})
+
     def _finish_run(self, workflow_name: str, arn: str, events: list[StepEvent]) -> RunResult:
+        self._backstop(arn)
         record = self.result_record(workflow_name, arn)
         path = self.results_dir / workflow_name / f"{record['executionName']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)

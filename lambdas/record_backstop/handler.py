@@ -1,0 +1,136 @@
+"""Lambda that writes the result record of an execution that ended without writing its own.
+
+Every compiled state machine ends by recording its result, success and failure alike. A few
+endings skip that tail: an execution stopped from outside (``StopExecution``, ``ABORTED``), one
+that exceeded its own time-out (``TIMED_OUT``), and the errors ``States.ALL`` cannot catch
+(``States.DataLimitExceeded``, ``States.Runtime``). An EventBridge rule on "Step Functions
+Execution Status Change" sends those statuses here; when the record is missing, this writes it
+(same key, same body shape) and announces it on the results topic, so *every* execution ends
+with exactly one result record.
+
+Environment
+-----------
+RESULTS_BUCKET_NAME, RESULTS_TOPIC_ARN:
+    Where records go.
+STATE_MACHINE_NAME_PREFIX:
+    ``<prefix>-``: a state machine named ``<prefix>-<workflow>`` runs workflow ``<workflow>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from botocore.exceptions import ClientError
+
+__all__ = ("record_for", "backstop", "lambda_handler")
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
+tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
+
+_SIX = {"VALIDATION_ERROR", "AGENT_ERROR", "TOOL_ERROR", "TIMEOUT", "APPROVAL_REJECTED", "RATE_LIMIT"}
+_clients: dict[str, Any] = {}
+
+
+def _client(name: str) -> Any:
+    if name not in _clients:
+        _clients[name] = boto3.client(name)
+    return _clients[name]
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):  # EventBridge sends epoch milliseconds
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat()
+    return str(value)
+
+
+def _last_step(execution_arn: str) -> str | None:
+    """The last state entered that is a step (helper states have a space in their names)."""
+    try:
+        events = _client("stepfunctions").get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)["events"]
+    except ClientError:
+        return None
+    for event in sorted(events, key=lambda e: e.get("id", 0), reverse=True):  # newest first, whatever the order served
+        name = (event.get("stateEnteredEventDetails") or {}).get("name")
+        if name and " " not in name:
+            return name
+    return None
+
+
+def record_for(detail: dict[str, Any], workflow_name: str) -> dict[str, Any]:
+    """The result record (SPEC §5) of an execution from its status-change event ``detail``.
+
+    ``ABORTED`` becomes ``error.code`` ``CANCELLED`` (stopped from outside, not one of the six
+    step error codes); ``TIMED_OUT`` becomes ``TIMEOUT``; a ``FAILED`` error outside the six
+    codes becomes ``AGENT_ERROR`` with the original error name in the message.
+    """
+    status = detail.get("status")
+    error, cause = detail.get("error"), detail.get("cause")
+    if status == "ABORTED":
+        code, message = "CANCELLED", cause or "the execution was stopped"
+    elif status == "TIMED_OUT":
+        code, message = "TIMEOUT", cause or "the execution exceeded its time-out"
+    elif error in _SIX:
+        code, message = error, cause or error
+    else:
+        code, message = "AGENT_ERROR", f"{error}: {cause}" if error else (cause or "the execution failed")
+    raw_input = detail.get("input")
+    try:
+        execution_input = json.loads(raw_input) if isinstance(raw_input, str) else (raw_input or {})
+    except ValueError:
+        execution_input = {}
+    session = execution_input.get("session_id") or execution_input.get("sessionId") if isinstance(execution_input, dict) else None
+    return {
+        "executionArn": detail["executionArn"],
+        "executionName": detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1],
+        "workflowName": workflow_name,
+        "sessionId": str(session) if session else detail.get("name"),
+        "status": "failed",
+        "result": None,
+        "error": {"code": code, "message": str(message), "step": _last_step(detail["executionArn"])},
+        "startedAt": _iso(detail.get("startDate")),
+        "completedAt": _iso(detail.get("stopDate")) or datetime.now(timezone.utc).isoformat(),
+    }
+
+
+def backstop(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """Write and announce the record when it is missing; return it, or ``None`` when it existed."""
+    if detail.get("status") not in ("FAILED", "TIMED_OUT", "ABORTED"):
+        return None
+    prefix = os.environ.get("STATE_MACHINE_NAME_PREFIX", "")
+    machine = detail["stateMachineArn"].rsplit(":", 1)[-1]
+    workflow = machine[len(prefix):] if prefix and machine.startswith(prefix) else machine
+    bucket = os.environ["RESULTS_BUCKET_NAME"]
+    name = detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1]
+    key = f"results/{workflow}/{name}.json"
+    s3 = _client("s3")
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return None  # the state machine recorded it itself
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    record = record_for(detail, workflow)
+    body = json.dumps(record)
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType="application/json")
+    _client("sns").publish(
+        TopicArn=os.environ["RESULTS_TOPIC_ARN"], Message=body,
+        MessageAttributes={"workflowName": {"DataType": "String", "StringValue": workflow},
+                           "status": {"DataType": "String", "StringValue": "failed"}},
+    )
+    logger.warning("result record written by the backstop", extra={"execution_arn": record["executionArn"], "code": record["error"]["code"]})
+    return record
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge entry point ("Step Functions Execution Status Change")."""
+    record = backstop(event.get("detail") or {})
+    return {"written": record is not None}
