@@ -107,6 +107,7 @@ def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lam
         results_bucket=results.bucket,
         results_topic=results.topic,
         results_topic_key=results.notifications.key,
+        payloads_bucket=results.payloads_bucket,
         lambdas_dir=lambdas_dir,
         settings=settings,
         description="stepgraph: agent invoker Lambda and one Step Functions state machine per workflow",

@@ -32,6 +32,9 @@ class ResultsStack(cdk.Stack):
     ----------
     results:
         The bucket and its access-log bucket (``results.bucket``).
+    payloads:
+        The bucket of offloaded step outputs (``payloads.bucket``); logs into the same
+        access-log bucket.
     notifications:
         The topic and its KMS key (``notifications.topic``).
     """
@@ -44,6 +47,15 @@ class ResultsStack(cdk.Stack):
             "Results",
             removal_policy=settings.cdk_removal_policy,
             access_log_days=max(settings.log_retention_days, 1),
+        )
+        # Step outputs too large for Step Functions' 256 KiB travel through here by reference
+        # (lambdas/shared/stepgraph_offload.py); result records may point at them, so they stay.
+        self.payloads = LoggedBucket(
+            self,
+            "Payloads",
+            removal_policy=settings.cdk_removal_policy,
+            access_log_bucket=self.results.access_log_bucket,
+            access_log_prefix="access-logs/payloads/",
         )
         self.notifications = EncryptedTopic(
             self,
@@ -59,6 +71,12 @@ class ResultsStack(cdk.Stack):
         )
         cdk.CfnOutput(
             self,
+            "PayloadsBucketName",
+            value=self.payloads.bucket.bucket_name,
+            description="S3 bucket holding step outputs too large for Step Functions (payloads/<workflow>/...)",
+        )
+        cdk.CfnOutput(
+            self,
             "ResultsTopicArn",
             value=self.notifications.topic.topic_arn,
             description="SNS topic announcing every result record (attributes workflowName, status)",
@@ -68,6 +86,11 @@ class ResultsStack(cdk.Stack):
     def bucket(self):
         """The results bucket."""
         return self.results.bucket
+
+    @property
+    def payloads_bucket(self):
+        """The bucket of offloaded step outputs."""
+        return self.payloads.bucket
 
     @property
     def topic(self):

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -47,6 +48,9 @@ class Handler:
     bundle:
         Extra paths deployed beside ``handler.py``: path inside the asset -> path relative to
         the project root.
+    offloads:
+        Whether it offloads large outputs to the payloads bucket (``stepgraph_offload``): it
+        then gets ``PAYLOADS_BUCKET`` and read/write on ``payloads/*``.
     """
 
     folder: str
@@ -54,19 +58,31 @@ class Handler:
     description: str
     timeout_seconds: int = 900
     bundle: Mapping[str, str] = field(default_factory=dict)
+    offloads: bool = False
 
+
+#: Shared module the offloading handlers import; deployed beside their handler.py.
+_OFFLOAD = {"stepgraph_offload.py": "lambdas/shared/stepgraph_offload.py"}
 
 #: The handlers by the substitution key that names them in compiled definitions. The agent
 #: invoker is always deployed; the others only when a workflow uses them.
 HANDLERS: Mapping[str, Handler] = {
     keys.INVOKE_AGENT_FUNCTION: Handler(
-        "invoke_agent", "InvokeAgent", "Invokes an AgentCore runtime for an agent_execution step and drains its response"
+        "invoke_agent",
+        "InvokeAgent",
+        "Invokes an AgentCore runtime for an agent_execution step and drains its response",
+        bundle=_OFFLOAD,
+        offloads=True,
     ),
     keys.TOOL_FUNCTION: Handler(
-        "tool_call", "ToolCall", "Runs a registered Python tool for a tool_call step", bundle={"tools": "tools"}
+        "tool_call", "ToolCall", "Runs a registered Python tool for a tool_call step",
+        bundle={"tools": "tools", **_OFFLOAD},
+        offloads=True,
     ),
     keys.API_CALL_FUNCTION: Handler(
-        "api_call", "ApiCall", "Sends the HTTP request of an api_call step", bundle={"tools/net.py": "tools/net.py"}
+        "api_call", "ApiCall", "Sends the HTTP request of an api_call step",
+        bundle={"tools/net.py": "tools/net.py", **_OFFLOAD},
+        offloads=True,
     ),
     keys.APPROVAL_FUNCTION: Handler(
         "approval", "Approval", "Opens a human approval: stores the request and notifies approvers", timeout_seconds=60
@@ -92,6 +108,9 @@ class WorkflowsStack(cdk.Stack):
     results_topic_key:
         The topic's KMS key (publishers need its data key). Default: none, a topic without a
         customer-managed key.
+    payloads_bucket:
+        Where handlers offload step outputs too large for Step Functions. Default: none
+        (a too-large output then fails its step).
     project_root:
         Root of the paths in ``Handler.bundle``. Default: the parent of ``lambdas_dir``.
     settings:
@@ -132,6 +151,7 @@ class WorkflowsStack(cdk.Stack):
         results_topic: sns.ITopic,
         lambdas_dir: Path,
         results_topic_key: kms.IKey | None = None,
+        payloads_bucket: s3.IBucket | None = None,
         project_root: Path | None = None,
         settings: Settings | None = None,
         **kwargs: Any,
@@ -140,6 +160,7 @@ class WorkflowsStack(cdk.Stack):
         self.settings = settings or Settings()
         self._lambdas_dir = Path(lambdas_dir)
         self._project_root = Path(project_root) if project_root is not None else self._lambdas_dir.parent
+        self._payloads_bucket = payloads_bucket
         self._layer = powertools_layer(
             self,
             "PowertoolsLayer",
@@ -187,7 +208,7 @@ class WorkflowsStack(cdk.Stack):
             cdk.CfnOutput(self, key, value=handler.function.function_arn, description=handler.function.node.path)
 
     def _handler(self, handler: Handler) -> PowertoolsFunction:
-        return PowertoolsFunction(
+        function = PowertoolsFunction(
             self,
             handler.construct_id,
             code_path=self._lambdas_dir / handler.folder,
@@ -199,6 +220,23 @@ class WorkflowsStack(cdk.Stack):
             log_retention=self.settings.retention,
             removal_policy=self.settings.cdk_removal_policy,
         )
+        if handler.offloads and self._payloads_bucket is not None:
+            function.function.add_environment("PAYLOADS_BUCKET", self._payloads_bucket.bucket_name)
+            function.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="OffloadPayloads",
+                    actions=["s3:PutObject", "s3:GetObject"],
+                    resources=[self._payloads_bucket.arn_for_objects("payloads/*")],
+                )
+            )
+            acknowledge_matching(
+                function.role,
+                "AwsSolutions-IAM5",
+                "Offloaded step outputs are written and read under payloads/<workflow>/<execution>/ "
+                "with names known only at run time; access is limited to the payloads/ prefix.",
+                pattern=r"Resource::.*/payloads/\*",
+            )
+        return function
 
     def _grant_runtimes(
         self, workflows: Sequence[CompiledWorkflowLike], runtimes: Mapping[str, agentcore.IBedrockAgentRuntime]

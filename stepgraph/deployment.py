@@ -83,6 +83,8 @@ _STATUSES = {
     "TIMED_OUT": "timeout",
 }
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
+#: The six error codes of SPEC §7 (``stepgraph.errors.ErrorCode``).
+_ERROR_CODES = frozenset({"VALIDATION_ERROR", "AGENT_ERROR", "TOOL_ERROR", "TIMEOUT", "APPROVAL_REJECTED", "RATE_LIMIT"})
 #: Stack statuses whose outputs cannot be trusted (creation failed, stack gone or going).
 _UNUSABLE_STACK_STATUSES = frozenset({
     "CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED", "ROLLBACK_COMPLETE",
@@ -511,7 +513,7 @@ def load_deployment(prefix: str = "Stepgraph", *, cloudformation: Any = None, pr
     Examples
     --------
     >>> deployment = load_deployment("Stepgraph", region="us-east-1")  # doctest: +SKIP
-    >>> deployment.state_machine_arn("customer-support")
+    >>> deployment.state_machine_arn("customer-support")  # doctest: +SKIP
     'arn:aws:states:us-east-1:123456789012:stateMachine:Stepgraph-customer-support'
     """
     cloudformation = _client("cloudformation", region, cloudformation)
@@ -553,11 +555,11 @@ def load_deployment(prefix: str = "Stepgraph", *, cloudformation: Any = None, pr
         name = _state_machine_name(arn)
         return name[len(prefix) + 1:] if prefix and name.startswith(f"{prefix}-") else (name or None)
 
-    def same(value: str) -> str | None:
+    def no_name(value: str) -> str | None:  # these outputs' values (image URIs …) do not name the agent
         return None
 
-    images = {**_match_names(every, "AgentImageUri", known_agents, same), **_match_names(every, "ImageUri", known_agents, same)}
-    tags = {**_match_names(every, "AgentImageTag", known_agents, same), **_match_names(every, "ImageTag", known_agents, same)}
+    images = {**_match_names(every, "AgentImageUri", known_agents, no_name), **_match_names(every, "ImageUri", known_agents, no_name)}
+    tags = {**_match_names(every, "AgentImageTag", known_agents, no_name), **_match_names(every, "ImageTag", known_agents, no_name)}
     for agent_id, uri in images.items():
         tail = uri.rsplit("/", 1)[-1]
         if agent_id not in tags and ":" in tail and "@" not in tail:
@@ -572,7 +574,7 @@ def load_deployment(prefix: str = "Stepgraph", *, cloudformation: Any = None, pr
         account=account,
         region=region,
         prefix=prefix,
-        workflow_definition_arns=_match_names(every, "WorkflowDefinitionArn", known_agents, same),
+        workflow_definition_arns=_match_names(every, "WorkflowDefinitionArn", known_agents, no_name),
         image_uris=images,
         image_tags=tags,
         outputs=outputs,
@@ -667,7 +669,7 @@ def write_act_state(deployment: Deployment, project: Any, *, home: Path | None =
     Examples
     --------
     >>> path = write_act_state(load_deployment(), load_project("."))  # doctest: +SKIP
-    >>> json.loads(path.read_text())["workflows"]["getting-started-workflow"]["deployments"]["agentcore"]["deployment_arn"]
+    >>> json.loads(path.read_text())["workflows"]["getting-started-workflow"]["deployments"]["agentcore"]["deployment_arn"]  # doctest: +SKIP
     'arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/getting_started-AbCdEf1234'
     """
     moment = _iso(now or datetime.now(timezone.utc))
@@ -777,9 +779,16 @@ def _synthesized_record(workflow_name: str, description: dict[str, Any], executi
         if isinstance(record, dict) and "status" in record and "executionArn" in record:
             return {**record, "synthesized": True, "note": f"no result record at {uri} ({reason}); "
                     "this record is the execution's output, read with DescribeExecution"}
-    default_code = {"ABORTED": "CANCELLED", "TIMED_OUT": "TIMEOUT"}.get(status, "FAILED")
-    code = description.get("error") or default_code
-    cause = description.get("cause") or f"the execution ended {status}"
+    # The same codes as lambdas/record_backstop's record_for, so a record looks alike whoever made it.
+    error, cause = description.get("error"), description.get("cause")
+    if status == "ABORTED":
+        code, cause = "CANCELLED", cause or "the execution was stopped"
+    elif status == "TIMED_OUT":
+        code, cause = "TIMEOUT", cause or "the execution exceeded its time-out"
+    elif error in _ERROR_CODES:
+        code, cause = error, cause or error
+    else:
+        code, cause = "AGENT_ERROR", f"{error}: {cause}" if error else (cause or "the execution failed")
     started, stopped = description.get("startDate"), description.get("stopDate")
     return {
         "executionArn": description.get("executionArn"),
@@ -801,7 +810,8 @@ def _synthesized_record(workflow_name: str, description: dict[str, Any], executi
 def invoke_workflow(deployment: Deployment, workflow_name: str, execution_input: Any, *, name: str | None = None,
                     stepfunctions: Any = None, s3: Any = None, poll_seconds: float = 1.0,
                     timeout_seconds: float | None = None,
-                    on_status: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                    on_status: Callable[[str, dict[str, Any]], None] | None = None,
+                    record_wait_seconds: float = 10.0) -> dict[str, Any]:
     """Start a deployed workflow, follow it to its end and return its result record (SPEC §5).
 
     Parameters
@@ -825,14 +835,21 @@ def invoke_workflow(deployment: Deployment, workflow_name: str, execution_input:
         Called as ``on_status(status, description)`` each time the status changes (the first
         time included); ``status`` is a stepgraph status (``running``, ``completed``, ``failed``,
         ``cancelled``, ``timeout``), ``description`` the ``DescribeExecution`` answer.
+    record_wait_seconds:
+        After an ending the state machine cannot record itself (``ABORTED``, ``TIMED_OUT``, an
+        uncatchable ``FAILED``), ``lambdas/record_backstop`` writes the record a few seconds later
+        (EventBridge delivery): wait this long for it before making one. Default ``10.0``.
 
     Returns
     -------
     dict
-        The result record read from ``s3://<bucket>/results/<workflow>/<execution>.json``. When the
-        execution wrote none (it was aborted, or timed out, before recording), a record made from
-        ``DescribeExecution`` with ``status: failed``, ``error.code`` from the description
-        (``CANCELLED``/``TIMEOUT`` when it has none), ``executionStatus`` and ``synthesized: true``.
+        The result record read from ``s3://<bucket>/results/<workflow>/<execution>.json``. When
+        there is none (the execution was stopped or timed out before recording, and no backstop
+        record came in time), a record made from ``DescribeExecution`` with ``status: failed``,
+        ``error.code`` as the backstop gives it (``CANCELLED`` for ``ABORTED``, ``TIMEOUT`` for
+        ``TIMED_OUT``, the error when it is one of the six codes, else ``AGENT_ERROR``),
+        ``executionStatus`` (the stepgraph status) and ``synthesized: true``; its
+        ``error.message`` says it was made from ``DescribeExecution``.
 
     Raises
     ------
@@ -847,7 +864,7 @@ def invoke_workflow(deployment: Deployment, workflow_name: str, execution_input:
     --------
     >>> record = invoke_workflow(load_deployment(), "customer-support",
     ...                          {"trigger": {"kind": "chat", "current_message": "Where is ORD-1003?"}})  # doctest: +SKIP
-    >>> record["status"]
+    >>> record["status"]  # doctest: +SKIP
     'completed'
     """
     arn = deployment.state_machine_arn(workflow_name)
@@ -889,18 +906,25 @@ def invoke_workflow(deployment: Deployment, workflow_name: str, execution_input:
 
     key = result_key(workflow_name, description.get("name", execution_name))
     uri = f"s3://{deployment.results_bucket}/{key}"
-    with _aws(f"reading the result record {uri}"):
-        try:
-            body = s3.get_object(Bucket=deployment.results_bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in ("NoSuchKey", "404"):
-                return _synthesized_record(workflow_name, description, execution_input, uri, f"the execution ended {status}")
-            if code in ("AccessDenied", "403") and status in ("ABORTED", "TIMED_OUT"):
-                # Without s3:ListBucket, S3 answers a missing key with 403.
-                return _synthesized_record(workflow_name, description, execution_input, uri,
-                                           f"the execution ended {status} and reading it was denied")
-            raise
+    # A succeeded execution recorded before ending; other endings may get the backstop's record late.
+    record_deadline = time.monotonic() + (0.0 if status == "SUCCEEDED" else record_wait_seconds)
+    pause = min(0.25, poll_seconds)
+    while True:
+        with _aws(f"reading the result record {uri}"):
+            try:
+                body = s3.get_object(Bucket=deployment.results_bucket, Key=key)["Body"].read()
+                break
+            except ClientError as exc:
+                code = _error_code(exc)
+                # Without s3:ListBucket, S3 answers a missing key with 403: missing only for endings
+                # that may well lack a record.
+                missing = code in ("NoSuchKey", "404") or (code in ("AccessDenied", "403") and status in ("ABORTED", "TIMED_OUT"))
+                if not missing:
+                    raise
+        if time.monotonic() >= record_deadline:
+            return _synthesized_record(workflow_name, description, execution_input, uri, f"the execution ended {status}")
+        time.sleep(max(0.0, min(pause, record_deadline - time.monotonic())))
+        pause = min(poll_seconds, pause * 2)
     try:
         return json.loads(body)
     except ValueError as exc:

@@ -29,6 +29,11 @@ class LoggedBucket(Construct):
         Days the access log bucket keeps each log object. Default ``365``.
     noncurrent_version_days:
         Days the data bucket keeps an overwritten object version. Default ``90``.
+    access_log_bucket:
+        An existing access-log bucket to log into (``access_log_days`` is then ignored).
+        Default: none, create one.
+    access_log_prefix:
+        Key prefix of this bucket's access logs. Default ``"access-logs/"``.
 
     Attributes
     ----------
@@ -51,27 +56,15 @@ class LoggedBucket(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         access_log_days: int = 365,
         noncurrent_version_days: int = 90,
+        access_log_bucket: s3.IBucket | None = None,
+        access_log_prefix: str = "access-logs/",
     ) -> None:
         super().__init__(scope, construct_id)
         destroy = removal_policy == cdk.RemovalPolicy.DESTROY
-        self.access_log_bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            # Object ownership left to CDK: with @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy
-            # (cdk.json) S3 delivers through a bucket policy; without it CDK needs ObjectWriter.
-            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_days))],
-            removal_policy=removal_policy,
-            auto_delete_objects=destroy,
-        )
-        acknowledge(
-            self.access_log_bucket,
-            "AwsSolutions-S1",
-            "This is the server access log bucket itself; logging it into itself would log its "
-            "own log deliveries without end.",
-        )
+        if access_log_bucket is not None:
+            self.access_log_bucket = access_log_bucket
+        else:
+            self.access_log_bucket = self._create_access_log_bucket(access_log_days, removal_policy)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -81,7 +74,7 @@ class LoggedBucket(Construct):
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="access-logs/",
+            server_access_logs_prefix=access_log_prefix,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireOldVersions",
@@ -92,3 +85,24 @@ class LoggedBucket(Construct):
             removal_policy=removal_policy,
             auto_delete_objects=destroy,
         )
+
+    def _create_access_log_bucket(self, access_log_days: int, removal_policy: cdk.RemovalPolicy) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            # Object ownership left to CDK: with @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy
+            # (cdk.json) S3 delivers through a bucket policy; without it CDK needs ObjectWriter.
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_days))],
+            removal_policy=removal_policy,
+            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            "This is the server access log bucket itself; logging it into itself would log its "
+            "own log deliveries without end.",
+        )
+        return bucket

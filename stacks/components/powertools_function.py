@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Mapping
 
@@ -75,8 +77,13 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "tests
 
 
 @jsii.implements(cdk.ILocalBundling)
-class _CopyFiles:
-    """Local "bundling" that copies the handler folder plus extra files into the asset (no Docker)."""
+class _LocalBundle:
+    """Local bundling (no Docker): the handler folder, extra files, and its pinned requirements.
+
+    ``requirements.txt`` (when the folder has one) is installed with pip for Lambda's platform
+    (``manylinux2014_aarch64``, CPython 3.12, wheels only), so what runs in Lambda is the pinned
+    version and not the runtime's own copy (e.g. a boto3 that predates a service model).
+    """
 
     def __init__(self, source: Path, extras: Mapping[str, Path]):
         self.source = source
@@ -84,6 +91,17 @@ class _CopyFiles:
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
         out = Path(output_dir)
+        requirements = self.source / "requirements.txt"
+        if requirements.is_file():
+            command = [
+                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "--no-compile", "--only-binary=:all:", "--platform", "manylinux2014_aarch64",
+                "--implementation", "cp", "--python-version", "3.12",
+                "--target", str(out), "--requirement", str(requirements),
+            ]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"pip could not install {requirements} for Lambda:\n{done.stderr}")
         shutil.copytree(self.source, out, dirs_exist_ok=True, ignore=_IGNORE)
         for relative, path in self.extras.items():
             target = out / relative
@@ -96,19 +114,19 @@ class _CopyFiles:
 
 
 def _code(code_path: Path, extras: Mapping[str, Path]) -> lambda_.Code:
-    if not extras:
+    if not extras and not (code_path / "requirements.txt").is_file():
         return lambda_.Code.from_asset(str(code_path), exclude=["__pycache__", "*.pyc", "tests"])
     missing = [str(path) for path in extras.values() if not path.exists()]
     if missing:
         raise FileNotFoundError(f"files to bundle with {code_path} do not exist: {missing}")
     return lambda_.Code.from_asset(
         str(code_path),
-        # Hash what is deployed (handler + extras), not just the handler folder.
+        # Hash what is deployed (handler, extras, installed requirements), not the folder only.
         asset_hash_type=cdk.AssetHashType.OUTPUT,
         bundling=cdk.BundlingOptions(
-            # Never pulled: the local copy always succeeds, so synth needs no Docker.
+            # Never pulled: the local bundling always succeeds, so synth needs no Docker.
             image=cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=_CopyFiles(code_path, extras),
+            local=_LocalBundle(code_path, extras),
         ),
     )
 
@@ -142,7 +160,9 @@ class PowertoolsFunction(Construct):
         More environment variables. Default: none.
     bundle:
         Extra files or folders deployed beside ``handler.py``, by path inside the asset
-        (``{"tools": Path("tools")}``); copied at synth without Docker. Default: none.
+        (``{"tools": Path("tools")}``); copied at synth without Docker. A ``requirements.txt``
+        in ``code_path`` is installed into the asset with pip (wheels for arm64, Python 3.12;
+        needs PyPI at synth). Default: none.
     log_retention:
         Retention of the log group. Default ``RetentionDays.ONE_MONTH``.
     removal_policy:

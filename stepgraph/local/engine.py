@@ -415,7 +415,7 @@ class LocalEngine:
                 on_poll()
             # moto returns the whole history on every call: poll less often as it grows
             fetch_seconds = time.monotonic() - fetch_started
-            delay = max(poll_seconds if fresh else min(delay * 1.5, 0.5), 2 * fetch_seconds)
+            delay = max(poll_seconds if fresh else min(delay * 1.5, 0.2), 2 * fetch_seconds)
             time.sleep(delay)
 
     def _convert(self, event: dict[str, Any]) -> StepEvent | None:

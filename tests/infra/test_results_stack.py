@@ -42,7 +42,7 @@ def test_every_bucket_denies_requests_without_tls(fixture_app):
     template = fixture_app.template(fixture_app.stacks.results)
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(buckets) == 2  # the results bucket and its access-log bucket
+    assert len(buckets) == 3  # results, payloads and their access-log bucket
     covered = {p["Properties"]["Bucket"]["Ref"] for p in policies.values() if _denies_plain_http(p["Properties"]["PolicyDocument"]["Statement"])}
     assert covered == set(buckets)
     for bucket in buckets.values():
@@ -69,3 +69,16 @@ def test_results_outputs_name_the_bucket_and_topic(fixture_app):
     template = fixture_app.template(fixture_app.stacks.results)
     template.has_output("ResultsBucketName", {"Value": {"Ref": Match.any_value()}})
     template.has_output("ResultsTopicArn", {"Value": {"Ref": Match.any_value()}})
+
+
+def test_payloads_bucket_is_private_encrypted_and_logged(fixture_app):
+    stack = fixture_app.stacks.results
+    template = fixture_app.template(stack)
+    bucket = template.to_json()["Resources"][stack.resolve(stack.payloads_bucket.node.default_child.logical_id)]
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    assert props["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == "access-logs/payloads/"
+    template.has_output("PayloadsBucketName", {"Value": {"Ref": Match.any_value()}})

@@ -162,3 +162,26 @@ def test_every_log_group_of_the_app_has_the_retention(fixture_app):
     for stack in fixture_app.stacks.all():
         for logical_id, group in fixture_app.template(stack).find_resources("AWS::Logs::LogGroup").items():
             assert group["Properties"].get("RetentionInDays") == fixture_app.settings.log_retention_days, logical_id
+
+
+def test_invoker_offloads_large_outputs_to_the_payloads_prefix_only(fixture_app, workflows):
+    stack, _, template = workflows
+    function = template["Resources"][_logical_id(stack, stack.invoker.function)]
+    assert "PAYLOADS_BUCKET" in function["Properties"]["Environment"]["Variables"]
+    statements = [
+        s for s in _statements(template, _logical_id(stack, stack.invoker.role)) if "s3:GetObject" in _as_list(s["Action"])
+    ]
+    assert len(statements) == 1
+    assert sorted(_as_list(statements[0]["Action"])) == ["s3:GetObject", "s3:PutObject"]
+    assert json.dumps(statements[0]["Resource"]).endswith('"/payloads/*"]]}')
+
+
+def test_invoker_asset_holds_the_shared_offload_module(fixture_app, workflows):
+    stack, _, template = workflows
+    function = template["Resources"][_logical_id(stack, stack.invoker.function)]
+    s3_key = function["Properties"]["Code"]["S3Key"]
+    asset = fixture_app.outdir / f"asset.{s3_key.removesuffix('.zip')}"
+    assert (asset / "handler.py").is_file()
+    assert (asset / "stepgraph_offload.py").is_file()
+    # requirements.txt pins boto3 (the runtime's copy may predate bedrock-agentcore): installed.
+    assert (asset / "boto3").is_dir() and (asset / "botocore").is_dir()
