@@ -105,6 +105,8 @@ class AgentRuntime(Construct):
         The Docker image asset (built and pushed by ``cdk deploy``).
     image_tag:
         The tag the runtime runs (the asset hash).
+    image_uri:
+        ``<repository URI>:<image_tag>``, the image the runtime runs.
     deployment:
         The copy from the asset repository into ``repository``.
     runtime:
@@ -158,6 +160,7 @@ class AgentRuntime(Construct):
             exclude=_BUILD_EXCLUDES,
         )
         self.image_tag = self.image.asset_hash
+        self.image_uri = f"{self.repository.repository_uri}:{self.image_tag}"
         self.deployment = ecr_deployment.ECRDeployment(
             self,
             "CopyImage",
@@ -197,6 +200,18 @@ class AgentRuntime(Construct):
             removal_policy=removal_policy,
         )
         self._suppress_nag_findings()
+
+    def add_environment(self, name: str, value: str) -> None:
+        """Set one more environment variable of the runtime (plain settings and ARNs, never secrets).
+
+        The AgentCore L2 takes its environment only at construction; this writes the variable
+        into the ``AWS::BedrockAgentCore::Runtime`` resource, over a value of the same name
+        from ``agent.json``.
+        """
+        runtime = self.runtime.node.default_child
+        if not isinstance(runtime, agentcore.CfnRuntime):  # pragma: no cover - the L2's own child
+            raise TypeError(f"{self.runtime.node.path} has no CfnRuntime to set {name} on")
+        runtime.add_property_override(f"EnvironmentVariables.{name}", value)
 
     def _suppress_nag_findings(self) -> None:
         acknowledge(

@@ -407,7 +407,8 @@ class ScopeCompiler:
         }
         if distributed:
             if "tolerated_failure_percentage" in step.parameters:
-                state["ToleratedFailurePercentage"] = step.param("tolerated_failure_percentage")
+                # a JSON number with a fraction: ASL parsers (moto's among them) read it as a NUMBER
+                state["ToleratedFailurePercentage"] = float(step.param("tolerated_failure_percentage"))
             if "tolerated_failure_count" in step.parameters:
                 state["ToleratedFailureCount"] = step.param("tolerated_failure_count")
         if step.timeout_seconds:

@@ -171,3 +171,17 @@ def test_failure_inside_loop_body_names_the_inner_step(make_engine):
     assert record["status"] == "failed"
     assert record["error"]["code"] == "APPROVAL_REJECTED"
     assert record["error"]["step"] == "gate"
+
+
+def test_distributed_loop_runs_child_executions_in_item_order(make_engine):
+    engine = make_engine(_doc(
+        "fanout",
+        {"step_id": "each", "step_type": "loop",
+         "parameters": {"items": "{{input.words}}", "body": "shout", "mode": "distributed", "max_concurrency": 5,
+                        "tolerated_failure_percentage": 10, "tolerated_failure_count": 2}},
+        {"step_id": "shout", "step_type": "data_transform", "parameters": {"output": {"word": "{{item}}", "at": "{{index}}"}}},
+    ))
+    words = [f"w{i}" for i in range(40)]
+    record = engine.run("fanout", {"words": words}).record
+    assert record["status"] == "completed"
+    assert record["result"] == [{"word": w, "at": i} for i, w in enumerate(words)]
