@@ -8,11 +8,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stepgraph.agents import AgentSpec
 
-from .components import AgentRuntime
+from .components import AgentRuntime, NovaActWorkflow
 from .components.nag import acknowledge
 from .naming import pascal
 from .settings import Settings
@@ -29,6 +30,9 @@ class AgentsStack(cdk.Stack):
         Where the stack goes.
     agents:
         Agent folders by id (``Project.agents``). An empty mapping gives an empty stack.
+    results_bucket:
+        Bucket that Nova Act workflow definitions export their runs to (under
+        ``nova-act/<agent id>/``). Default: none, no export.
     settings:
         Deployment settings (log retention, images kept, removal policy). Default ``Settings()``.
     **kwargs:
@@ -40,6 +44,12 @@ class AgentsStack(cdk.Stack):
         The ``AgentRuntime`` constructs by agent id.
     runtimes:
         The AgentCore runtimes by agent id.
+    nova_act:
+        The ``NovaActWorkflow`` constructs of the Nova Act agents, by agent id.
+
+    Outputs: per agent ``AgentRuntimeArn<Pascal id>``, ``AgentImageUri<Pascal id>`` and
+    ``AgentImageTag<Pascal id>`` (what ``stepgraph deploy-state`` writes into the Nova Act
+    CLI's state file), and per Nova Act agent ``WorkflowDefinitionArn<Pascal id>``.
     """
 
     def __init__(
@@ -48,12 +58,15 @@ class AgentsStack(cdk.Stack):
         construct_id: str,
         *,
         agents: Mapping[str, AgentSpec],
+        results_bucket: s3.IBucket | None = None,
         settings: Settings | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or Settings()
+        self._results_bucket = results_bucket
         self.agents: dict[str, AgentRuntime] = {}
+        self.nova_act: dict[str, NovaActWorkflow] = {}
         for agent_id, spec in sorted(agents.items()):
             agent = AgentRuntime(
                 self,
@@ -72,6 +85,18 @@ class AgentsStack(cdk.Stack):
                 value=agent.runtime.agent_runtime_arn,
                 description=f"AgentCore runtime ARN of agent {agent_id}",
             )
+            cdk.CfnOutput(
+                self,
+                f"AgentImageUri{pascal(agent_id)}",
+                value=agent.image_uri,
+                description=f"Container image (repository URI and tag) the runtime of agent {agent_id} runs",
+            )
+            cdk.CfnOutput(
+                self,
+                f"AgentImageTag{pascal(agent_id)}",
+                value=agent.image_tag,
+                description=f"Image tag (asset hash) the runtime of agent {agent_id} runs",
+            )
         self._adopt_image_copier(settings)
 
     @property
@@ -80,14 +105,21 @@ class AgentsStack(cdk.Stack):
         return {agent_id: agent.runtime for agent_id, agent in self.agents.items()}
 
     def _add_nova_act(self, agent: AgentRuntime) -> None:
-        """Seam for Nova Act agents (``kind == "nova_act"``): their workflow definition.
+        """Give a Nova Act agent (``kind == "nova_act"``) its workflow definition (``NovaActWorkflow``).
 
-        A Nova Act agent runs like any other container agent; what it lacks here is its
-        ``AWS::NovaAct::WorkflowDefinition`` (``aws_cdk.aws_novaact.CfnWorkflowDefinition``,
-        named ``agent.spec.nova_act.workflow_definition_name``) and the runtime role's
-        ``nova-act:*`` permissions on it. Both land with their own issue; until then this hook
-        deliberately adds nothing.
+        The definition exports its runs to the results bucket under ``nova-act/<agent id>/``;
+        the runtime role may run that definition and nothing else of Nova Act. Outputs
+        ``WorkflowDefinitionArn<Pascal id>``.
         """
+        agent_id = agent.spec.agent_id
+        workflow = NovaActWorkflow(agent, "NovaAct", agent=agent, export_bucket=self._results_bucket)
+        self.nova_act[agent_id] = workflow
+        cdk.CfnOutput(
+            self,
+            f"WorkflowDefinitionArn{pascal(agent_id)}",
+            value=workflow.definition_arn,
+            description=f"Nova Act workflow definition ARN of agent {agent_id}",
+        )
 
     def _adopt_image_copier(self, settings: Settings) -> None:
         """Give cdk_ecr_deployment's copier Lambda our log retention and acknowledge its findings.

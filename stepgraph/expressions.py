@@ -166,11 +166,24 @@ def _tokenize(text: str) -> list[_Token]:
 # | ("cmp", op, left, right)
 
 
+#: Deepest tree an expression may parse to (parentheses, ``not``, chains of ``and``/``or``): far
+#: beyond a readable condition, and well inside Python's recursion limit for the recursive
+#: parser and code generator.
+MAX_EXPRESSION_DEPTH = 100
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def nest(self, tok: _Token) -> None:
+        """Count one level of nesting; refuse an expression nested beyond MAX_EXPRESSION_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(f"expression nests deeper than {MAX_EXPRESSION_DEPTH} levels", self.text, tok.pos)
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -195,6 +208,9 @@ class _Parser:
         tok = self.peek()
         if tok.kind != "end":
             raise ExpressionError(f"unexpected {brief_repr(tok.value)}", self.text, tok.pos)
+        if _tree_depth(node) > MAX_EXPRESSION_DEPTH:  # a long chain of `and`/`or` is a deep tree
+            raise ExpressionError(f"expression nests deeper than {MAX_EXPRESSION_DEPTH} levels "
+                                  "(too many 'and'/'or' in a row)", self.text)
         return node
 
     def parse_or(self) -> tuple:
@@ -213,8 +229,10 @@ class _Parser:
 
     def parse_not(self) -> tuple:
         if self.peek().kind == "keyword" and self.peek().value == "not":
-            self.take()
-            return ("not", self.parse_not())
+            self.nest(self.take())
+            node = ("not", self.parse_not())
+            self.depth -= 1
+            return node
         return self.parse_comparison()
 
     def parse_comparison(self) -> tuple:
@@ -229,12 +247,16 @@ class _Parser:
     def parse_operand(self) -> tuple:
         tok = self.take()
         if tok.kind == "open":
+            self.nest(tok)
             node = self.parse_or()
             self.expect("close")
+            self.depth -= 1
             return node
         if tok.kind == "punct" and tok.value == "(":
+            self.nest(tok)
             node = self.parse_or()
             self.expect("punct", ")")
+            self.depth -= 1
             return node
         if tok.kind == "string":
             return ("lit", _unquote(tok.value, self.text, tok.pos))
@@ -288,6 +310,20 @@ def _to_json_escape(match: re.Match[str]) -> str:
     if match.group(0) == '"':
         return '\\"'
     return "'" if match.group(1) == "'" else match.group(0)
+
+
+def _tree_depth(node: tuple) -> int:
+    """Depth of a parsed expression, counted without recursion."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if current[0] == "not":
+            stack.append((current[1], depth + 1))
+        elif current[0] in ("bool", "cmp"):
+            stack.extend(((current[2], depth + 1), (current[3], depth + 1)))
+    return deepest
 
 
 def _unquote(token: str, text: str, pos: int) -> str:

@@ -306,7 +306,13 @@ class ScopeCompiler:
         else:
             until = step.param("until")
             if "{{" in until:
-                state["Timestamp"] = jsonata_string(compile_template(until, workflow_name=self.workflow.name))
+                # a missing or malformed timestamp waits 0 s: a Wait state cannot Catch the error
+                expr = compile_template(until, workflow_name=self.workflow.name)
+                state["Timestamp"] = jsonata_string(
+                    f"($t := {expr}; ($type($t) = 'string' and "
+                    "$contains($t, /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$/)) "
+                    "? $t : '1970-01-01T00:00:00Z')"
+                )
             else:
                 state["Timestamp"] = until
         nxt = step.next_steps[0] if step.next_steps else None

@@ -466,9 +466,6 @@ def test_compiled_delay_waits_zero_seconds_for_a_missing_or_non_numeric_value(ex
     assert result_record(run)["status"] == "completed"
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: a delay's 'until' expression that is missing (null) or not an "
-                                       "RFC 3339 timestamp fails the Wait state, which cannot Catch: the execution ends "
-                                       "without the result record SPEC §5 requires (missing fields are null, SPEC §4)")
 @pytest.mark.parametrize("execution_input", [{}, {"when": "tomorrow"}, {"when": 5}])
 def test_compiled_delay_until_a_missing_or_bad_timestamp_still_writes_a_result(execution_input: dict[str, Any]) -> None:
     definition = compile_document(delay_workflow({"until": "{{input.when}}"})).definition

@@ -488,7 +488,12 @@ def test_condition_references_lists_references_in_order() -> None:
         "workflow.id == 1",
         "input.a == 1 2",
         "input.a == @",
+        "(" * 5000 + "true" + ")" * 5000,  # nested beyond the parser's depth limit
+        "not " * 5000 + "true",
+        "{{" * 3000 + "input.a" + "}}" * 3000,
+        " and ".join(["true"] * 20000),  # a chain that deep would overflow the code generator
     ],
+    ids=lambda text: text if len(text) < 40 else f"{text[:20]}...({len(text)} characters)",
 )
 def test_compile_condition_raises_expression_error_when_malformed(text: str) -> None:
     # GIVEN a malformed condition WHEN compiled THEN ExpressionError (a ValueError) is raised
@@ -518,6 +523,13 @@ def test_compile_template_raises_expression_error_when_malformed(template: str) 
         compile_template(template)
     with pytest.raises(ExpressionError):
         compile_template({"nested": [template]})
+
+
+def test_compile_condition_accepts_nesting_up_to_the_limit() -> None:
+    # GIVEN conditions nested deeply, but within 100 levels WHEN evaluated THEN they still work
+    assert condition("(" * 90 + "{{input.amount}} == 150" + ")" * 90) is True
+    assert condition(" and ".join(["{{input.flag}}"] * 60)) is True
+    assert condition("not " * 80 + "true") is True
 
 
 def test_compile_condition_rejects_a_value_that_is_not_a_string() -> None:

@@ -378,9 +378,10 @@ JUNK = st.recursive(
 
 BAD_TEMPLATES = ["{{ input.a", "input.a }}", "{{ nope.x }}", "{{ }}", "{{ steps.ghost-step.output }}", "{{ input.a == }}",
                  "{{ execution.arn }}", "{{ workflow.id }}", "{{ steps.x }}", "{{ 'unterminated }}", "{{ 'bad \\q' }}",
-                 "{{ input.a }} {{", "{{ input[ }}", "{{ 1e999 }}"]
+                 "{{ input.a }} {{", "{{ input[ }}", "{{ 1e999 }}", "{{ " + "(" * 3000 + "input.a" + ")" * 3000 + " }}"]
 BAD_CONDITIONS = ["", "{{input.a}} ==", "== 1", "input.a = 1", "(input.a == 1", "input.a == 1)", "nope.a == 1", "input.a and",
-                  "not", "{{input.a}} {{input.b}}", "input.a === 1", "$input.a", "'x' in", "input.a == 'unterminated"]
+                  "not", "{{input.a}} {{input.b}}", "input.a === 1", "$input.a", "'x' in", "input.a == 'unterminated",
+                  "(" * 3000 + "true" + ")" * 3000, " or ".join(["{{input.a}}"] * 5000)]
 
 
 @st.composite
