@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +21,7 @@ from constructs import Construct
 
 from stepgraph import substitutions as keys
 
+from .alarm_topic import AlarmTopic
 from .encrypted_topic import grant_publish
 from .nag import acknowledge, acknowledge_matching
 
@@ -28,6 +31,7 @@ __all__ = [
     "WorkflowResources",
     "WorkflowStateMachine",
     "definition_substitutions",
+    "has_distributed_map",
     "results_prefix",
 ]
 
@@ -141,6 +145,28 @@ def results_prefix(workflow_name: str) -> str:
     return f"results/{workflow_name}/"
 
 
+def has_distributed_map(definition: Any) -> bool:
+    """Whether an Amazon States Language document holds a Map state in ``DISTRIBUTED`` mode.
+
+    Looks through every nested state (parallel branches, map processors).
+
+    Examples
+    --------
+    >>> has_distributed_map({"States": {"m": {"Type": "Map", "ItemProcessor": {
+    ...     "ProcessorConfig": {"Mode": "DISTRIBUTED"}, "States": {}}}}})
+    True
+    """
+    if isinstance(definition, dict):
+        if definition.get("Type") == "Map":
+            processor = definition.get("ItemProcessor") or definition.get("Iterator") or {}
+            if (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED":
+                return True
+        return any(has_distributed_map(value) for value in definition.values())
+    if isinstance(definition, list):
+        return any(has_distributed_map(value) for value in definition)
+    return False
+
+
 class WorkflowStateMachine(Construct):
     """A compiled workflow as a standard Step Functions state machine.
 
@@ -149,8 +175,16 @@ class WorkflowStateMachine(Construct):
     is a string, CDK cannot see which services it calls, so this construct grants them:
     ``lambda:InvokeFunction`` on the handler functions it names, ``s3:PutObject`` on
     ``results/<workflow>/*`` only, ``sns:Publish`` on the results topic (with its KMS data
-    key) — each only when the definition uses it. Logging goes to a log group of its own (level ALL, execution data
-    included) and X-Ray tracing is on.
+    key) — each only when the definition uses it. A definition with a Distributed Map also gets
+    what its child workflow executions need: ``states:StartExecution`` on this state machine and
+    ``states:DescribeExecution``/``states:StopExecution`` on its executions, ARNs built from the
+    name (not ``*``, and not the state machine's own ARN, which would be a circular reference).
+    Logging goes to a log group of its own (level ALL, execution data included) and X-Ray
+    tracing is on.
+
+    With ``alarm_topic``, two alarms watch the state machine, each notifying the topic:
+    ``ExecutionsFailed`` and ``ExecutionsTimedOut``, Sum ≥ 1 over 5 minutes, missing data
+    not breaching.
 
     Parameters
     ----------
@@ -166,11 +200,18 @@ class WorkflowStateMachine(Construct):
         Retention of the log group. Default ``RetentionDays.ONE_MONTH``.
     removal_policy:
         What ``cdk destroy`` does with the log group. Default ``RemovalPolicy.RETAIN``.
+    alarm_topic:
+        Where the execution alarms notify. Default: none, no alarms.
 
     Attributes
     ----------
     state_machine:
         The state machine.
+    name:
+        Its name.
+    alarms:
+        The alarms by metric name (``ExecutionsFailed``, ``ExecutionsTimedOut``); empty
+        without ``alarm_topic``.
     log_group:
         Its log group, ``/aws/vendedlogs/states/<name>-<stack id suffix>``: the vended-logs
         prefix keeps CloudWatch Logs' account-wide resource policy from growing with every
@@ -194,10 +235,12 @@ class WorkflowStateMachine(Construct):
         state_machine_name: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        alarm_topic: AlarmTopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.substitutions = definition_substitutions(compiled, resources)
         name = state_machine_name or compiled.name
+        self.name = name
         stack_suffix = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
         self.log_group = logs.LogGroup(
             self,
@@ -217,6 +260,11 @@ class WorkflowStateMachine(Construct):
             tracing_enabled=True,
         )
         self._grant(compiled, resources)
+        if has_distributed_map(json.loads(compiled.to_json())):
+            self._grant_distributed_map(name)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        if alarm_topic is not None:
+            self._add_alarms(name, alarm_topic)
         acknowledge(
             self.state_machine,
             "AwsSolutions-IAM5",
@@ -257,3 +305,65 @@ class WorkflowStateMachine(Construct):
             )
         if keys.RESULTS_TOPIC in used:
             grant_publish(self.state_machine, resources.results_topic, resources.results_topic_key)
+
+    def _grant_distributed_map(self, name: str) -> None:
+        """What a Distributed Map's child workflow executions need (Step Functions' "IAM policies
+        for using Distributed Map states"): start them, and describe and stop them."""
+        stack = cdk.Stack.of(self)
+
+        def arn(resource: str, resource_name: str) -> str:
+            return stack.format_arn(
+                service="states", resource=resource, resource_name=resource_name, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+            )
+
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartDistributedMapChildren",
+                actions=["states:StartExecution"],
+                resources=[arn("stateMachine", name)],
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ManageDistributedMapChildren",
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                # Child executions are named <state machine>/<map run>:<id>; CDK's own
+                # DistributedMap grants <state machine>:* as well.
+                resources=[arn("execution", f"{name}/*"), arn("execution", f"{name}:*")],
+            )
+        )
+        acknowledge_matching(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "A Distributed Map runs its items as child executions of this state machine, named at "
+            "run time (execution:<state machine>/<map run>:<id>); Describe/StopExecution are "
+            "limited to this state machine's executions.",
+            pattern=r"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            + re.escape(name)
+            + r"[/:]\*",
+        )
+
+    def _add_alarms(self, name: str, alarm_topic: AlarmTopic) -> None:
+        """Alarms on failed and timed-out executions (Sum ≥ 1 over 5 minutes)."""
+        period = cdk.Duration.minutes(5)
+        metrics = {
+            "ExecutionsFailed": (self.state_machine.metric_failed(period=period, statistic=cloudwatch.Stats.SUM), "failed"),
+            "ExecutionsTimedOut": (
+                self.state_machine.metric_timed_out(period=period, statistic=cloudwatch.Stats.SUM),
+                "timed out",
+            ),
+        }
+        for metric_name, (metric, verb) in metrics.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{metric_name}Alarm",
+                alarm_description=f"An execution of state machine {name} {verb} in the last 5 minutes; "
+                "its result record (results/<workflow>/<execution>.json) names the error",
+                metric=metric,
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm_topic.notify(alarm)
+            self.alarms[metric_name] = alarm
