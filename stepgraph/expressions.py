@@ -196,7 +196,7 @@ class _Parser:
     def expect(self, kind: str, value: str | None = None) -> _Token:
         tok = self.take()
         if tok.kind != kind or (value is not None and tok.value != value):
-            wanted = value or kind
+            wanted = value or {"close": "}}", "open": "{{"}.get(kind, kind)
             found = tok.value or "end of expression"
             raise ExpressionError(f"expected {wanted!r} but found {brief_repr(found)}", self.text, tok.pos)
         return tok

@@ -88,6 +88,10 @@ class _Checker:
         return True
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -370,7 +374,7 @@ def validate_workflow(
             issues.append(ValidationIssue("else_steps only apply to condition and human_approval steps", step.step_id, f"{path}.else_steps"))
         if step.step_type not in BRANCHING_TYPES and len(step.next_steps) > 1:
             issues.append(ValidationIssue(
-                f"a {step.step_type.value} step has at most one next step (found {len(step.next_steps)}); use a parallel step to fan out",
+                f"{_article(step.step_type.value)} {step.step_type.value} step has at most one next step (found {len(step.next_steps)}); use a parallel step to fan out",
                 step.step_id, f"{path}.next_steps"))
         if step.step_type in ELSE_TYPES:
             for key, ids in (("next_steps", step.next_steps), ("else_steps", step.else_steps)):
