@@ -30,7 +30,7 @@ __all__ = ["AgentSpec", "NovaActSettings", "discover_agents", "AGENT_ID_PATTERN"
 
 #: AgentCore runtime names match ``[a-zA-Z][a-zA-Z0-9_]{0,47}`` (CreateAgentRuntime API
 #: reference); the agent id becomes the runtime name, so it obeys the same rule.
-AGENT_ID_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
+AGENT_ID_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}\Z")
 
 _KNOWN_KEYS = {"description", "kind", "entrypoint", "environment", "lifecycle", "model_ids", "nova_act"}
 

@@ -366,8 +366,9 @@ def jsonata(value: Any) -> str:
 def _field(name: str | int) -> str:
     if isinstance(name, int):
         return f"[{name}]"
-    if "`" in name:
-        # JSONata cannot escape a backtick inside `...`; look the key up from the context item
+    if "`" in name or not name.isprintable():
+        # JSONata cannot escape a backtick inside `...`, and a raw line break would split the
+        # {% %} expression over lines: look such a key up from the context item instead
         return f".$lookup($, {jsonata(name)})"
     return "." + "`" + name + "`"
 

@@ -152,8 +152,10 @@ class ScopeCompiler:
         policy = step.retry
         if policy is not None:
             if policy.max_attempts > 1:
+                # a Task's own time-out (States.Timeout) is a TIMEOUT too, and retried as one
+                errors = list(retryable) + (["States.Timeout"] if ErrorCode.TIMEOUT.value in retryable else [])
                 retriers.append({
-                    "ErrorEquals": list(retryable),
+                    "ErrorEquals": errors,
                     "IntervalSeconds": max(1, math.ceil(policy.backoff_seconds)),
                     "MaxAttempts": policy.max_attempts - 1,
                     "BackoffRate": policy.backoff_rate,
@@ -343,6 +345,8 @@ class ScopeCompiler:
             "Comment": f"condition: {step.param('condition')}",
             "Choices": [{"Condition": jsonata_string(condition), "Next": true_target}],
             "Default": false_target,
+            # SPEC §3: a condition's output is its input, unchanged (readable as steps.<id>.output)
+            "Output": jsonata_string(merge_step_output(step.step_id, "$states.input.last")),
         }
         return {step.step_id: state, **extra}
 

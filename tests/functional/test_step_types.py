@@ -185,3 +185,13 @@ def test_distributed_loop_runs_child_executions_in_item_order(make_engine):
     record = engine.run("fanout", {"words": words}).record
     assert record["status"] == "completed"
     assert record["result"] == [{"word": w, "at": i} for i, w in enumerate(words)]
+
+
+def test_condition_output_is_its_input_unchanged(make_engine):
+    engine = make_engine(_doc(
+        "passthrough",
+        {"step_id": "shape", "step_type": "data_transform", "parameters": {"output": {"n": "{{input.n}}"}}, "next_steps": ["check"]},
+        {"step_id": "check", "step_type": "condition", "parameters": {"condition": "{{input.n}} > 1"}, "next_steps": ["echo"]},
+        {"step_id": "echo", "step_type": "data_transform", "parameters": {"output": {"seen": "{{steps.check.output}}"}}},
+    ))
+    assert engine.run("passthrough", {"n": 2}).record["result"] == {"seen": {"n": 2}}

@@ -408,10 +408,13 @@ def test_template_arguments_wraps_only_templated_strings() -> None:
     assert evaluate(rendered["c"][1][3:-3]) == "{% looks like jsonata %}"
 
 
-def test_render_template_reads_keys_with_backticks_and_spaces() -> None:
-    document = state_document(input={"a`b": 1, "a b.c": 2})
+def test_render_template_reads_keys_with_backticks_spaces_and_line_breaks() -> None:
+    document = state_document(input={"a`b": 1, "a b.c": 2, "two\nlines": 3})
     assert render("{{input['a`b']}}", document) == 1
     assert render("{{input['a b.c']}}", document) == 2
+    assert render("{{input['two\\nlines']}}", document) == 3
+    # the compiled expression stays on one line (statelint reads a {% %} value line by line)
+    assert "\n" not in compile_template("{{input['two\\nlines']}}")
 
 
 def test_compile_expression_accepts_braces_or_bare_references() -> None:
