@@ -1,7 +1,9 @@
 """The CDK side of stepgraph: one stack per concern, wired by ``build_stacks``.
 
-``ResultsStack`` (bucket + topic), ``AgentsStack`` (one AgentCore runtime per agent folder)
-and ``WorkflowsStack`` (the invoker Lambda and one state machine per workflow). ``app.py``
+``ResultsStack`` (bucket + topic), ``AgentsStack`` (one AgentCore runtime per agent folder, a
+Nova Act workflow definition per Nova Act agent) and ``WorkflowsStack`` (the handler Lambdas,
+one state machine per workflow with its alarms, schedules, webhooks, chaining and the
+result-record backstop). ``app.py``
 calls ``build_stacks``; the tests call it too, so they test the very wiring that deploys.
 """
 
@@ -17,7 +19,7 @@ from .agents_stack import AgentsStack
 from .components.nag import MatchingAcknowledgments
 from .results_stack import ResultsStack
 from .settings import Settings
-from .workflows_stack import UnknownAgentError, WorkflowsStack
+from .workflows_stack import UnknownAgentError, UnknownWorkflowError, WorkflowsStack
 
 __all__ = (
     "AgentsStack",
@@ -25,6 +27,7 @@ __all__ = (
     "Settings",
     "StepgraphStacks",
     "UnknownAgentError",
+    "UnknownWorkflowError",
     "WorkflowsStack",
     "build_stacks",
 )
@@ -68,7 +71,7 @@ def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lam
     ------
     stepgraph.WorkflowValidationError
         Raised by ``load_project``/``compile_workflow`` for an invalid workflow.
-    UnknownAgentError, MissingSubstitutionError
+    UnknownAgentError, UnknownWorkflowError, MissingSubstitutionError
         See ``WorkflowsStack``.
 
     Examples
@@ -95,8 +98,9 @@ def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lam
         app,
         f"{prefix}Agents",
         agents=project.agents,
+        results_bucket=results.bucket,
         settings=settings,
-        description="stepgraph: agent images and Bedrock AgentCore runtimes",
+        description="stepgraph: agent images, Bedrock AgentCore runtimes and Nova Act workflow definitions",
     )
     compiled = [compile_workflow(workflow) for _, workflow in sorted(project.workflows.items())]
     workflows = WorkflowsStack(
@@ -108,9 +112,11 @@ def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lam
         results_topic=results.topic,
         results_topic_key=results.notifications.key,
         payloads_bucket=results.payloads_bucket,
+        definitions=project.workflows,
         lambdas_dir=lambdas_dir,
         settings=settings,
-        description="stepgraph: agent invoker Lambda and one Step Functions state machine per workflow",
+        description="stepgraph: handler Lambdas, one Step Functions state machine per workflow, "
+        "schedules, webhooks, chaining, alarms",
     )
     if settings.nag:
         # MatchingAcknowledgments first: it turns acknowledge_matching patterns into exact

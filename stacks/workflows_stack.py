@@ -1,4 +1,6 @@
-"""Workflows: the Lambda handlers and one Step Functions state machine per workflow (SPEC §3, §5)."""
+"""Workflows: the Lambda handlers, one Step Functions state machine per workflow with its alarms,
+and what starts or completes its runs: schedules, webhooks, chaining, the result-record backstop
+(SPEC §3, §5)."""
 
 from __future__ import annotations
 
@@ -16,19 +18,46 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stepgraph import substitutions as keys
+from stepgraph.chaining import chain_routes
+from stepgraph.model import Workflow
 
-from .components import EncryptedTopic, PowertoolsFunction, WorkflowResources, WorkflowStateMachine, powertools_layer
+from .components import (
+    AlarmTopic,
+    ChainSubscriptions,
+    DeadLetterQueue,
+    EncryptedTopic,
+    PowertoolsFunction,
+    RecordBackstop,
+    ScheduleTrigger,
+    WebhookTrigger,
+    WorkflowResources,
+    WorkflowStateMachine,
+    powertools_layer,
+)
 from .components.encrypted_topic import grant_publish
 from .components.nag import acknowledge_matching
 from .components.workflow_state_machine import CompiledWorkflowLike
 from .naming import pascal, state_machine_name
 from .settings import Settings
 
-__all__ = ["HANDLERS", "Handler", "UnknownAgentError", "WorkflowsStack"]
+__all__ = [
+    "CHAIN_HANDLER",
+    "HANDLERS",
+    "Handler",
+    "RECORD_BACKSTOP_HANDLER",
+    "UnknownAgentError",
+    "UnknownWorkflowError",
+    "WEBHOOK_HANDLER",
+    "WorkflowsStack",
+]
 
 
 class UnknownAgentError(ValueError):
     """A workflow calls an agent that has no runtime (no folder ``agents/<agent_id>/``)."""
+
+
+class UnknownWorkflowError(ValueError):
+    """A workflow's ``on_complete`` names a workflow that is not deployed."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +119,31 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
+#: ``lambdas/chain``: starts downstream workflows (``on_complete``); deployed when a workflow chains.
+CHAIN_HANDLER = Handler(
+    "chain", "Chain", "Starts the downstream workflows of a finished upstream workflow (on_complete)", timeout_seconds=60
+)
+#: ``lambdas/record_backstop``: writes missing result records; deployed with any state machine.
+RECORD_BACKSTOP_HANDLER = Handler(
+    "record_backstop",
+    "RecordBackstop",
+    "Writes the result record of an execution that failed, timed out or was stopped without one",
+    timeout_seconds=60,
+)
+#: ``lambdas/webhook``: one per workflow with a webhook trigger (under the construct ``Webhook<Pascal name>``).
+WEBHOOK_HANDLER = Handler(
+    "webhook", "Handler", "Checks a webhook delivery's HMAC signature and starts the workflow", timeout_seconds=30
+)
+
+
 class WorkflowsStack(cdk.Stack):
-    """The Lambda handlers and one state machine per compiled workflow.
+    """The Lambda handlers and one state machine per compiled workflow, and what starts them.
+
+    Besides the state machines (each with alarms on failed and timed-out executions), the stack
+    deploys: an EventBridge Scheduler schedule per ``schedule`` trigger, an HMAC-checked function
+    URL per ``webhook`` trigger, the chain function subscribed to the results topic when a
+    workflow has ``on_complete``, and the result-record backstop. Every dead-letter queue and
+    alarm reports to one encrypted alarms topic.
 
     Parameters
     ----------
@@ -111,6 +163,10 @@ class WorkflowsStack(cdk.Stack):
     payloads_bucket:
         Where handlers offload step outputs too large for Step Functions. Default: none
         (a too-large output then fails its step).
+    definitions:
+        The workflow documents by name (``Project.workflows``): their triggers (``schedule``,
+        ``webhook``) and ``on_complete`` chains. Default: none (no schedules, webhooks or
+        chains).
     project_root:
         Root of the paths in ``Handler.bundle``. Default: the parent of ``lambdas_dir``.
     settings:
@@ -130,12 +186,26 @@ class WorkflowsStack(cdk.Stack):
         The approval requests table and the approvers' topic, when a workflow has a
         ``human_approval`` step; otherwise ``None``.
     state_machines:
-        ``WorkflowStateMachine`` constructs by workflow name.
+        ``WorkflowStateMachine`` constructs by workflow name, each with alarms on failed and
+        timed-out executions.
+    alarms:
+        The ``AlarmTopic`` every alarm of the stack notifies (output ``AlarmsTopicArn``).
+    backstop:
+        The ``RecordBackstop`` (rule, function, dead-letter queue); ``None`` without workflows.
+    chain:
+        The ``ChainSubscriptions``, when a workflow has ``on_complete``; otherwise ``None``.
+    schedules:
+        ``ScheduleTrigger`` constructs by workflow name (``schedule`` triggers).
+    webhooks:
+        ``WebhookTrigger`` constructs by workflow name (``webhook`` triggers; outputs
+        ``WebhookUrl<Pascal name>`` and ``WebhookSecretArn<Pascal name>``).
 
     Raises
     ------
     UnknownAgentError
         When a workflow calls an agent with no runtime.
+    UnknownWorkflowError
+        When an ``on_complete`` names a workflow that is not deployed.
     MissingSubstitutionError
         When a compiled definition holds a placeholder this stack cannot fill.
     """
@@ -152,6 +222,7 @@ class WorkflowsStack(cdk.Stack):
         lambdas_dir: Path,
         results_topic_key: kms.IKey | None = None,
         payloads_bucket: s3.IBucket | None = None,
+        definitions: Mapping[str, Workflow] | None = None,
         project_root: Path | None = None,
         settings: Settings | None = None,
         **kwargs: Any,
@@ -186,6 +257,10 @@ class WorkflowsStack(cdk.Stack):
             functions={key: handler.function for key, handler in self.handlers.items()},
             runtimes=dict(runtimes),
         )
+        self.alarms = AlarmTopic(self, "Alarms", removal_policy=self.settings.cdk_removal_policy)
+        cdk.CfnOutput(self, "AlarmsTopicArn", value=self.alarms.topic.topic_arn,
+                      description="SNS topic notified by every alarm of the workflows (failed and timed-out "
+                      "executions, dead-letter queues); subscribe to it")
         self.state_machines: dict[str, WorkflowStateMachine] = {}
         for compiled in sorted(workflows, key=lambda c: c.name):
             machine = WorkflowStateMachine(
@@ -196,6 +271,7 @@ class WorkflowsStack(cdk.Stack):
                 state_machine_name=state_machine_name(self.settings.stack_prefix, compiled.name),
                 log_retention=self.settings.retention,
                 removal_policy=self.settings.cdk_removal_policy,
+                alarm_topic=self.alarms,
             )
             self.state_machines[compiled.name] = machine
             cdk.CfnOutput(
@@ -207,9 +283,99 @@ class WorkflowsStack(cdk.Stack):
         for key, handler in self.handlers.items():
             cdk.CfnOutput(self, key, value=handler.function.function_arn, description=handler.function.node.path)
 
-    def _handler(self, handler: Handler) -> PowertoolsFunction:
-        function = PowertoolsFunction(
+        definitions = dict(definitions or {})
+        self.backstop: RecordBackstop | None = None
+        if self.state_machines:
+            self._add_backstop(results_bucket, results_topic, results_topic_key)
+        self.chain: ChainSubscriptions | None = None
+        routes = {upstream: targets for upstream, targets in chain_routes(definitions).items() if upstream in self.state_machines}
+        if routes:
+            self._add_chaining(routes, results_topic)
+        self.schedules: dict[str, ScheduleTrigger] = {}
+        self.webhooks: dict[str, WebhookTrigger] = {}
+        self._add_triggers(definitions)
+
+    def _dead_letters(self, construct_id: str, purpose: str) -> DeadLetterQueue:
+        return DeadLetterQueue(
+            self, construct_id, purpose=purpose, alarm_topic=self.alarms, removal_policy=self.settings.cdk_removal_policy
+        )
+
+    def _add_backstop(self, results_bucket: s3.IBucket, results_topic: sns.ITopic, results_topic_key: kms.IKey | None) -> None:
+        """``lambdas/record_backstop`` behind the rule on failed, timed-out and stopped executions."""
+        prefix = self.settings.stack_prefix
+        self.backstop = RecordBackstop(
             self,
+            "ResultRecordBackstop",
+            function=self._handler(RECORD_BACKSTOP_HANDLER).function,
+            state_machines={m.name: m.state_machine for m in self.state_machines.values()},
+            name_prefix=f"{prefix}-" if prefix else "",
+            results_bucket=results_bucket,
+            results_topic=results_topic,
+            results_topic_key=results_topic_key,
+            dead_letters=self._dead_letters("BackstopDeadLetters", "execution status changes for the result-record backstop"),
+        )
+
+    def _add_chaining(self, routes: dict[str, list[dict[str, str]]], results_topic: sns.ITopic) -> None:
+        """``lambdas/chain``, subscribed to the results topic once per upstream workflow."""
+        missing = sorted({t["workflow"] for targets in routes.values() for t in targets} - set(self.state_machines))
+        if missing:
+            callers = sorted(u for u, targets in routes.items() if {t["workflow"] for t in targets} & set(missing))
+            raise UnknownWorkflowError(f"workflow(s) {callers} chain to {missing} (on_complete), which are not deployed")
+        self.chain = ChainSubscriptions(
+            self,
+            "Chaining",
+            function=self._handler(CHAIN_HANDLER).function,
+            routes=routes,
+            state_machines={name: machine.state_machine for name, machine in self.state_machines.items()},
+            results_topic=results_topic,
+            dead_letters=self._dead_letters("ChainDeadLetters", "results for chained workflows"),
+        )
+
+    def _add_triggers(self, definitions: Mapping[str, Workflow]) -> None:
+        """A schedule per ``schedule`` trigger and a webhook per ``webhook`` trigger."""
+        schedule_dead_letters: DeadLetterQueue | None = None
+        for name, machine in sorted(self.state_machines.items()):
+            workflow = definitions.get(name)
+            trigger = workflow.trigger if workflow is not None else None
+            if trigger is None:
+                continue
+            kind = trigger.param("kind", "api")
+            if kind == "schedule":
+                if schedule_dead_letters is None:
+                    schedule_dead_letters = self._dead_letters("ScheduleDeadLetters", "scheduled workflow starts")
+                expression_kind = "cron" if trigger.param("cron") is not None else "rate"
+                self.schedules[name] = ScheduleTrigger(
+                    self,
+                    f"Schedule{pascal(name)}",
+                    state_machine=machine.state_machine,
+                    kind=expression_kind,
+                    expression=str(trigger.param(expression_kind)),
+                    timezone=trigger.param("timezone"),
+                    description=f"Starts workflow {name}",
+                    dead_letters=schedule_dead_letters,
+                )
+            elif kind == "webhook":
+                scope = Construct(self, f"Webhook{pascal(name)}")
+                function = self._handler(WEBHOOK_HANDLER, scope=scope)
+                webhook = WebhookTrigger(
+                    scope,
+                    "Trigger",
+                    function=function.function,
+                    state_machine=machine.state_machine,
+                    workflow_name=name,
+                    secret_name=trigger.param("secret_name"),
+                    removal_policy=self.settings.cdk_removal_policy,
+                )
+                self.webhooks[name] = webhook
+                cdk.CfnOutput(self, f"WebhookUrl{pascal(name)}", value=webhook.url.url,
+                              description=f"Webhook URL of workflow {name}: POST deliveries signed with the secret "
+                              "(X-Stepgraph-Timestamp, X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<body>')")
+                cdk.CfnOutput(self, f"WebhookSecretArn{pascal(name)}", value=webhook.secret.secret_arn,
+                              description=f"Secrets Manager secret holding the HMAC key of workflow {name}'s webhook")
+
+    def _handler(self, handler: Handler, *, scope: Construct | None = None) -> PowertoolsFunction:
+        function = PowertoolsFunction(
+            scope or self,
             handler.construct_id,
             code_path=self._lambdas_dir / handler.folder,
             service_name=handler.folder,

@@ -340,13 +340,15 @@ class ScopeCompiler:
         condition = compile_condition(step.param("condition"), workflow_name=self.workflow.name)
         true_target = self._choice_target(step, scope, step.next_steps, "true", extra)
         false_target = self._choice_target(step, scope, step.else_steps, "false", extra)
+        # SPEC §3: a condition's output is its input, unchanged (readable as steps.<id>.output).
+        # In JSONata, a Choice rule carries its own Output; the state's Output serves Default.
+        output = jsonata_string(merge_step_output(step.step_id, "$states.input.last"))
         state = {
             "Type": StateType.CHOICE.value,
             "Comment": f"condition: {step.param('condition')}",
-            "Choices": [{"Condition": jsonata_string(condition), "Next": true_target}],
+            "Choices": [{"Condition": jsonata_string(condition), "Next": true_target, "Output": output}],
             "Default": false_target,
-            # SPEC §3: a condition's output is its input, unchanged (readable as steps.<id>.output)
-            "Output": jsonata_string(merge_step_output(step.step_id, "$states.input.last")),
+            "Output": output,
         }
         return {step.step_id: state, **extra}
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import json
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+from conftest import FIXTURE_PROJECT
+from template_reading import as_list, logical_id, render, resources_of_type, role_statements
+
+from stacks import AgentsStack
+from stacks.components import NOVA_ACT_RUN_ACTIONS
+from stepgraph.agents import AgentSpec, NovaActSettings
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +120,123 @@ def test_agents_output_every_runtime_arn(agents):
     stack, template, _ = agents
     runtime_id = stack.resolve(stack.agents["echo_agent"].runtime.node.default_child.logical_id)
     template.has_output("AgentRuntimeArnEchoAgent", {"Value": {"Fn::GetAtt": [runtime_id, "AgentRuntimeArn"]}})
+
+
+def test_agents_output_every_image_uri_and_tag(agents):
+    stack, template, _ = agents
+    agent = stack.agents["echo_agent"]
+    outputs = template.to_json()["Outputs"]
+    assert outputs["AgentImageTagEchoAgent"]["Value"] == agent.image_tag
+    uri = render(outputs["AgentImageUriEchoAgent"]["Value"])
+    assert uri.endswith(f"/<{logical_id(stack, agent.repository)}>:{agent.image_tag}")
+
+
+def test_python_agents_get_no_nova_act_resources(agents):
+    stack, template, raw = agents
+    template.resource_count_is("AWS::NovaAct::WorkflowDefinition", 0)
+    assert stack.nova_act == {}
+    assert "nova-act" not in json.dumps(raw)
+
+
+# ----------------------------------------------------------------------------- Nova Act
+
+
+@pytest.fixture(scope="module")
+def nova(repo_app):
+    stack = repo_app.stacks.agents
+    return stack, repo_app.template_json(stack), stack.agents["getting_started"]
+
+
+def _nova_act_statements(template: dict) -> list[dict]:
+    return [
+        s
+        for policy in resources_of_type(template, "AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(str(a).startswith("nova-act:") for a in as_list(s["Action"]))
+    ]
+
+
+def test_nova_act_agent_gets_its_workflow_definition_exporting_to_the_results_bucket(repo_app, nova):
+    stack, template, agent = nova
+    definitions = resources_of_type(template, "AWS::NovaAct::WorkflowDefinition")
+    nova_agents = sorted(a for a, spec in repo_app.project.agents.items() if spec.kind == "nova_act")
+    assert nova_agents == ["getting_started"] and len(definitions) == 1
+    (props,) = [d["Properties"] for d in definitions.values()]
+    assert props["Name"] == agent.spec.nova_act.workflow_definition_name == "getting-started-workflow"
+    # WorkflowExportConfig.s3KeyPrefix may not end with "/" (pattern of the Nova Act API).
+    assert props["ExportConfig"]["S3KeyPrefix"] == "nova-act/getting_started"
+    assert "ResultsBucket" in json.dumps(props["ExportConfig"]["S3BucketName"])
+
+
+def test_nova_act_runtime_may_run_only_its_own_workflow_definition(nova):
+    stack, template, agent = nova
+    definition_id = logical_id(stack, stack.nova_act["getting_started"].definition)
+    (statement,) = _nova_act_statements(template)
+    assert sorted(as_list(statement["Action"])) == sorted(NOVA_ACT_RUN_ACTIONS) == [
+        "nova-act:CreateAct", "nova-act:CreateSession", "nova-act:CreateWorkflowRun",
+        "nova-act:InvokeActStep", "nova-act:UpdateAct", "nova-act:UpdateWorkflowRun",
+    ]
+    assert [render(r) for r in as_list(statement["Resource"])] == [
+        f"<{definition_id}.Arn>", f"<{definition_id}.Arn>/workflow-run/*",
+    ]
+    (policy,) = [
+        p for p in resources_of_type(template, "AWS::IAM::Policy").values()
+        if statement in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert policy["Properties"]["Roles"] == [{"Ref": logical_id(stack, agent.runtime.role)}]
+
+
+def test_no_role_of_the_app_gets_nova_act_wildcards(repo_app):
+    for stack in repo_app.stacks.all():
+        for statement in _nova_act_statements(repo_app.template_json(stack)):
+            assert not any("*" in a for a in as_list(statement["Action"])), statement
+            assert "*" not in as_list(statement["Resource"]), statement
+
+
+def test_nova_act_runtime_may_write_the_export_prefix_only(nova):
+    stack, template, agent = nova
+    statements = role_statements(template, logical_id(stack, agent.runtime.role))
+    s3 = [s for s in statements if any(str(a).startswith("s3:") for a in as_list(s["Action"]))]
+    assert len(s3) == 1 and as_list(s3[0]["Action"]) == ["s3:PutObject"]
+    assert render(s3[0]["Resource"]).endswith("/nova-act/getting_started/*")
+
+
+def test_nova_act_runtime_knows_its_definition_and_no_api_key(nova):
+    stack, template, agent = nova
+    env = template["Resources"][logical_id(stack, agent.runtime)]["Properties"]["EnvironmentVariables"]
+    assert env["NOVA_ACT_WORKFLOW_DEFINITION_NAME"] == "getting-started-workflow"
+    assert "NOVA_ACT_API_KEY_SECRET_ARN" not in env and "NOVA_ACT_API_KEY" not in env
+
+
+def test_nova_act_outputs_the_definition_arn_and_every_image(repo_app, nova):
+    stack, template, _ = nova
+    outputs = template["Outputs"]
+    definition_id = logical_id(stack, stack.nova_act["getting_started"].definition)
+    assert outputs["WorkflowDefinitionArnGettingStarted"]["Value"] == {"Fn::GetAtt": [definition_id, "Arn"]}
+    for agent_id, agent in stack.agents.items():
+        key = "".join(p[:1].upper() + p[1:] for p in agent_id.split("_"))
+        assert outputs[f"AgentImageTag{key}"]["Value"] == agent.image_tag
+        assert render(outputs[f"AgentImageUri{key}"]["Value"]).endswith(f":{agent.image_tag}")
+
+
+def test_nova_act_api_key_is_passed_as_a_secret_arn_never_as_a_value(tmp_path):
+    app = cdk.App(outdir=str(tmp_path))
+    bucket_stack = cdk.Stack(app, "Buckets")
+    bucket = s3.Bucket(bucket_stack, "Results")
+    spec = AgentSpec(
+        agent_id="browser",
+        path=FIXTURE_PROJECT / "agents" / "echo_agent",
+        kind="nova_act",
+        nova_act=NovaActSettings(workflow_definition_name="browser-workflow", api_key_secret_name="stepgraph/nova-act-key"),
+    )
+    stack = AgentsStack(app, "Probe", agents={"browser": spec}, results_bucket=bucket)
+    template = Template.from_stack(stack).to_json()
+    agent = stack.agents["browser"]
+    env = template["Resources"][logical_id(stack, agent.runtime)]["Properties"]["EnvironmentVariables"]
+    assert render(env["NOVA_ACT_API_KEY_SECRET_ARN"]).endswith(":secret:stepgraph/nova-act-key")
+    assert env["NOVA_ACT_WORKFLOW_DEFINITION_NAME"] == "browser-workflow"
+    assert "NOVA_ACT_API_KEY" not in env
+    statements = role_statements(template, logical_id(stack, agent.runtime.role))
+    (read,) = [s for s in statements if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
+    assert render(read["Resource"]).endswith(":secret:stepgraph/nova-act-key-??????")
+    assert not resources_of_type(template, "AWS::SecretsManager::Secret")

@@ -28,6 +28,13 @@ IGNORED_CFN_LINT_RULES = {
 }
 #: Regions linted: AgentCore Runtime's (cfn-lint checks resource types per region).
 LINT_REGIONS = ["us-east-1", "us-west-2", "eu-central-1"]
+#: Resource types offered in fewer regions, with the regions (of LINT_REGIONS) they exist in. A
+#: template holding one can only deploy there, so it is linted there only (and must be somewhere).
+REGION_LIMITED_TYPES = {
+    # Amazon Nova Act (workflow definitions) is offered in us-east-1 only (cfn-lint's registry
+    # schemas agree): a project with a Nova Act agent deploys its agents stack there.
+    "AWS::NovaAct::WorkflowDefinition": ["us-east-1"],
+}
 
 
 def _violations(outdir: Path) -> list[tuple[str, str, str]]:
@@ -40,9 +47,19 @@ def _violations(outdir: Path) -> list[tuple[str, str, str]]:
     ]
 
 
+def _lint_regions(path: Path) -> list[str]:
+    types = {r["Type"] for r in json.loads(path.read_text())["Resources"].values()}
+    regions = [r for r in LINT_REGIONS if all(r in REGION_LIMITED_TYPES[t] for t in types & set(REGION_LIMITED_TYPES))]
+    assert regions, f"{path.name}: no region offers all of {sorted(types & set(REGION_LIMITED_TYPES))}"
+    return regions
+
+
 def _lint(paths: list[Path]) -> list[str]:
-    config = ManualArgs(regions=LINT_REGIONS, ignore_checks=sorted(IGNORED_CFN_LINT_RULES))
-    return [f"{path.name}: {match}" for path in paths for match in lint_file(path, config=config)]
+    problems = []
+    for path in paths:
+        config = ManualArgs(regions=_lint_regions(path), ignore_checks=sorted(IGNORED_CFN_LINT_RULES))
+        problems += [f"{path.name}: {match}" for match in lint_file(path, config=config)]
+    return problems
 
 
 def test_nag_passes_the_fixture_app_without_unacknowledged_findings(fixture_app):
@@ -87,6 +104,18 @@ def test_repository_app_holds_the_promised_resources(repo_app):
         "AWS::SNS::Topic",
         "AWS::Logs::LogGroup",
         "AWS::Lambda::Function",
+        "AWS::NovaAct::WorkflowDefinition",
+        "AWS::Scheduler::Schedule",
+        "AWS::Events::Rule",
+        "AWS::SQS::Queue",
+        "AWS::CloudWatch::Alarm",
     } <= types
     for name in repo_app.project.workflows:
         assert name in repo_app.stacks.workflows.state_machines
+
+
+def test_only_the_nova_act_template_is_linted_in_fewer_regions(repo_app):
+    regions = {path.name: _lint_regions(path) for path in repo_app.template_paths()}
+    agents = f"{repo_app.stacks.agents.stack_name}.template.json"
+    assert regions.pop(agents) == ["us-east-1"]  # it holds the Nova Act workflow definition
+    assert all(r == LINT_REGIONS for r in regions.values()), regions

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
+from template_reading import render, resources_of_type
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,7 @@ def test_invoker_may_invoke_exactly_the_runtimes_workflows_use(fixture_app, work
 def test_state_machines_log_everything_and_trace(fixture_app, workflows):
     _, template, _ = workflows
     machines = template.find_resources("AWS::StepFunctions::StateMachine")
-    assert len(machines) == len(fixture_app.project.workflows) == 2
+    assert len(machines) == len(fixture_app.project.workflows) == 3
     for machine in machines.values():
         props = machine["Properties"]
         assert props["LoggingConfiguration"]["Level"] == "ALL"
@@ -131,20 +132,26 @@ def test_state_machine_role_is_scoped_to_what_the_definition_calls(fixture_app, 
                 assert all(a.startswith(("logs:", "xray:")) for a in actions), actions
 
 
-def test_state_machine_log_groups_use_the_vended_logs_prefix(workflows):
+def test_state_machine_log_groups_use_the_vended_logs_prefix(fixture_app, workflows):
     _, template, _ = workflows
     names = [
         json.dumps(r["Properties"].get("LogGroupName"))
         for r in template.find_resources("AWS::Logs::LogGroup").values()
         if "LogGroupName" in r["Properties"]
     ]
-    assert len([n for n in names if "/aws/vendedlogs/states/" in n]) == 2
+    assert len([n for n in names if "/aws/vendedlogs/states/" in n]) == len(fixture_app.project.workflows)
 
 
 def test_only_handlers_the_workflows_call_are_deployed(workflows):
     stack, template, _ = workflows
     assert set(stack.handlers) == {"InvokeAgentFunctionArn"}
-    template.resource_count_is("AWS::Lambda::Function", 1)
+    # The invoker, the result-record backstop, the chain function (a fixture workflow has
+    # on_complete) and one webhook function (one fixture workflow has a webhook trigger).
+    services = sorted(
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+    )
+    assert services == ["chain", "invoke_agent", "record_backstop", "webhook"]
     template.resource_count_is("AWS::DynamoDB::GlobalTable", 0)
 
 
@@ -185,3 +192,78 @@ def test_invoker_asset_holds_the_shared_offload_module(fixture_app, workflows):
     assert (asset / "stepgraph_offload.py").is_file()
     # requirements.txt pins boto3 (the runtime's copy may predate bedrock-agentcore): installed.
     assert (asset / "boto3").is_dir() and (asset / "botocore").is_dir()
+
+
+def test_distributed_map_may_start_describe_and_stop_only_its_own_child_executions(fixture_app, workflows):
+    stack, _, template = workflows
+    name = f"{fixture_app.settings.stack_prefix}-webhook-flow"
+    prefix = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+    role_id = _logical_id(stack, stack.state_machines["webhook-flow"].state_machine.role)
+    states = [s for s in _statements(template, role_id) if any(a.startswith("states:") for a in _as_list(s["Action"]))]
+    granted = {(a, render(r)) for s in states for a in _as_list(s["Action"]) for r in _as_list(s["Resource"])}
+    assert granted == {
+        ("states:StartExecution", f"{prefix}stateMachine:{name}"),
+        ("states:DescribeExecution", f"{prefix}execution:{name}/*"),
+        ("states:DescribeExecution", f"{prefix}execution:{name}:*"),
+        ("states:StopExecution", f"{prefix}execution:{name}/*"),
+        ("states:StopExecution", f"{prefix}execution:{name}:*"),
+    }
+
+
+def test_state_machines_without_a_distributed_map_get_no_states_permissions(workflows):
+    stack, _, template = workflows
+    for name in ("echo-flow", "no-agent"):
+        role_id = _logical_id(stack, stack.state_machines[name].state_machine.role)
+        actions = [a for s in _statements(template, role_id) for a in _as_list(s["Action"])]
+        assert not [a for a in actions if a.startswith("states:")], name
+
+
+def test_every_state_machine_alarms_on_failed_and_timed_out_executions(fixture_app, workflows):
+    stack, _, template = workflows
+    alarms_topic = {"Ref": _logical_id(stack, stack.alarms.topic)}
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    for name in fixture_app.project.workflows:
+        machine = {"Ref": _logical_id(stack, stack.state_machines[name].state_machine)}
+        watching = {
+            a["Properties"]["MetricName"]: a["Properties"]
+            for a in alarms
+            if a["Properties"].get("Namespace") == "AWS/States"
+            and a["Properties"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": machine}]
+        }
+        assert set(watching) == {"ExecutionsFailed", "ExecutionsTimedOut"}, name
+        for props in watching.values():
+            assert props["Statistic"] == "Sum" and props["Period"] == 300
+            assert props["Threshold"] == 1
+            assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+            assert props["EvaluationPeriods"] == 1
+            assert props["TreatMissingData"] == "notBreaching"
+            assert props["AlarmActions"] == [alarms_topic]
+
+
+def test_every_alarm_notifies_the_encrypted_tls_only_alarms_topic(workflows):
+    stack, template, raw = workflows
+    topic_id = _logical_id(stack, stack.alarms.topic)
+    for logical_id, alarm in resources_of_type(raw, "AWS::CloudWatch::Alarm").items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], logical_id
+    key_id = _logical_id(stack, stack.alarms.notifications.key)
+    topic = raw["Resources"][topic_id]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert raw["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    (policy,) = [p for p in resources_of_type(raw, "AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": topic_id}]]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    template.has_output("AlarmsTopicArn", {"Value": {"Ref": topic_id}})
+
+
+def test_cloudwatch_may_publish_alarms_to_the_encrypted_topic_for_this_account_only(workflows):
+    stack, _, raw = workflows
+    topic_id = _logical_id(stack, stack.alarms.topic)
+    key_id = _logical_id(stack, stack.alarms.notifications.key)
+    (policy,) = [p for p in resources_of_type(raw, "AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": topic_id}]]
+    key_policy = raw["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    for statements, actions in ((policy["Properties"]["PolicyDocument"]["Statement"], ["sns:Publish"]),
+                                (key_policy, ["kms:Decrypt", "kms:GenerateDataKey*"])):
+        (grant,) = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+        assert sorted(_as_list(grant["Action"])) == actions
+        assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert render(grant["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(":<AWS::AccountId>:alarm:*")
