@@ -39,7 +39,8 @@ def test_run_customer_support_writes_completed_record_to_s3_and_sns(engine, resu
     body = engine.client("s3").get_object(Bucket=RESULTS_BUCKET_NAME, Key=result_key("customer-support", record["executionName"]))["Body"].read()
     assert json.loads(body) == record
     # and the SNS announcement carries it with filterable attributes
-    (envelope,) = drain(results_queue)
+    envelopes = drain(results_queue)
+    (envelope,) = [e for e in envelopes if e["MessageAttributes"]["workflowName"]["Value"] == "customer-support"]
     assert json.loads(envelope["Message"]) == record
     assert envelope["MessageAttributes"]["workflowName"]["Value"] == "customer-support"
     assert envelope["MessageAttributes"]["status"]["Value"] == "completed"
@@ -95,7 +96,18 @@ def test_run_failing_agent_writes_failed_record_naming_code_and_step(engine, res
     assert record["status"] == "failed"
     assert record["result"] is None
     assert record["error"] == {"code": "AGENT_ERROR", "message": "runtime returned HTTP 500", "step": "agent"}
-    (envelope,) = drain(results_queue)
+    (envelope,) = drain(results_queue)  # a failed run starts no follow-up (on_complete: completed)
     assert envelope["MessageAttributes"]["status"]["Value"] == "failed"
     status = engine.client("stepfunctions").describe_execution(executionArn=result.execution_arn)
     assert status["status"] == "FAILED" and status["error"] == "AGENT_ERROR"
+
+
+def test_completed_support_chat_starts_the_followup_workflow(engine, load_example):
+    execution_input = load_example("customer-support.input.json")
+    execution_input["trigger"]["current_message"] = "I want a refund for my backpack, it arrived broken"
+    result = engine.run("customer-support", execution_input)
+    (followup,) = result.chained
+    assert followup.record["workflowName"] == "support-followup"
+    assert followup.record["sessionId"] == "chat-session-7f3a9c21"
+    assert followup.record["result"]["ticket"] == "follow-up for cust-1001 (refund)"
+    assert followup.record["result"]["from"] == "customer-support"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
-from conftest import FIXTURE_PROJECT
+FIXTURE_PROJECT = Path(__file__).resolve().parent / "fixtures" / "project"
 from template_reading import as_list, logical_id, render, resources_of_type, role_statements
 
 from stacks import AgentsStack

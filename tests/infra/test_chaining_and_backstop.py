@@ -132,15 +132,19 @@ def test_failed_chain_invocations_land_in_the_dead_letter_queue(workflows):
     }
 
 
-def test_no_chain_function_when_no_workflow_chains(repo_app):
-    assert not chain_routes(repo_app.project.workflows)
+def test_repository_chain_subscribes_once_for_completed_customer_support(repo_app):
+    assert chain_routes(repo_app.project.workflows) == {
+        "customer-support": [{"workflow": "support-followup", "when": "completed"}]
+    }
     stack = repo_app.stacks.workflows
-    assert stack.chain is None
+    assert stack.chain is not None
     template = repo_app.template_json(stack)
-    assert not resources_of_type(template, "AWS::SNS::Subscription")
+    (subscription,) = resources_of_type(template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "lambda"
+    assert subscription["Properties"]["FilterPolicy"] == {"workflowName": ["customer-support"], "status": ["completed"]}
     services = {f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
                 for f in resources_of_type(template, "AWS::Lambda::Function").values()}
-    assert "chain" not in services and "record_backstop" in services
+    assert {"chain", "record_backstop"} <= services
 
 
 # ----------------------------------------------------------------------------- backstop
