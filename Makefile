@@ -34,7 +34,7 @@ run: synth
 	$(BIN)/stepgraph run $(WORKFLOW) --input $(INPUT)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 clean:
 	rm -rf cdk.out .stepgraph .pytest_cache
