@@ -10,6 +10,7 @@ agents and tools exist.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any, Callable, Collection, Mapping
 
 from .exceptions import ValidationIssue
@@ -17,7 +18,7 @@ from .expressions import ExpressionError, Reference, brief_repr, condition_refer
 from .graph import Scope, analyze_graph
 from .model import BRANCHING_TYPES, ELSE_TYPES, Step, StepType, TriggerKind, Workflow
 
-__all__ = ["validate_workflow", "validate_schedule_expression", "step_references"]
+__all__ = ["validate_workflow", "validate_schedule_expression", "step_references", "utc_timestamp"]
 
 _CRON_FIELDS = 6  # EventBridge Scheduler: minutes hours day-of-month month day-of-week year
 _RATE = re.compile(r"^(\d+)\s+(minute|minutes|hour|hours|day|days)$")
@@ -86,6 +87,24 @@ class _Checker:
             self.add(f"parameter '{name}' must be {what}, not {brief_repr(self.step.parameters[name])}", name)
             return False
         return True
+
+
+def utc_timestamp(text: str) -> str | None:
+    """``text`` as an RFC 3339 UTC timestamp (``2030-01-01T07:00:00Z``), or ``None`` when it is not one.
+
+    Step Functions' ``Wait.Timestamp`` takes RFC 3339 with an upper-case ``T`` and a zone; a
+    literal is normalised to UTC at compile time so every ASL reader accepts it. A timestamp
+    without a zone is refused (its instant would be a guess).
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    utc = moment.astimezone(timezone.utc)
+    fraction = f".{utc.microsecond:06d}".rstrip("0") if utc.microsecond else ""
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 def _article(word: str) -> str:
@@ -238,7 +257,8 @@ def _check_delay(c: _Checker) -> None:
     if len(has) != 1:
         c.add("a delay needs exactly one of 'seconds' (a number or an expression) or 'until' (an ISO-8601 timestamp expression)")
     c.optional("seconds", lambda v: (_is_num(v) and 0 <= v <= 31_536_000) or _is_expression(v), "a number of seconds from 0 to 31536000 or an expression in {{ }}")
-    c.optional("until", lambda v: isinstance(v, str) and bool(v.strip()), "an ISO-8601 timestamp or an expression in {{ }}")
+    c.optional("until", lambda v: isinstance(v, str) and ("{{" in v or utc_timestamp(v) is not None),
+               "an ISO-8601 timestamp with a time zone (e.g. 2030-01-01T08:00:00Z) or an expression in {{ }}")
 
 
 _TEMPLATED: dict[StepType, tuple[str, ...]] = {

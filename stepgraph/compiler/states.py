@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import RETRYABLE_BY_DEFAULT, ErrorCode
 from ..expressions import compile_condition, compile_expression, compile_template, jsonata, template_arguments
-from ..validation import step_references
+from ..validation import step_references, utc_timestamp
 from ..graph import GraphAnalysis, Scope
 from ..model import Step, StepType, Workflow, thaw
 from ..substitutions import (
@@ -313,10 +313,10 @@ class ScopeCompiler:
                 state["Timestamp"] = jsonata_string(
                     f"($t := {expr}; ($type($t) = 'string' and "
                     "$contains($t, /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$/)) "
-                    "? $t : '1970-01-01T00:00:00Z')"
+                    "? $fromMillis($toMillis($t)) : '1970-01-01T00:00:00Z')"  # normalised to UTC ...Z
                 )
             else:
-                state["Timestamp"] = until
+                state["Timestamp"] = utc_timestamp(until) or until
         nxt = step.next_steps[0] if step.next_steps else None
         return {step.step_id: self._finish(state, scope, nxt, step.step_id, "$states.input.last")}
 

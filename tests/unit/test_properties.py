@@ -35,7 +35,7 @@ from stepgraph import WorkflowValidationError, compile_workflow, load_workflow, 
 from stepgraph.expressions import compile_condition, compile_template
 from stepgraph.graph import analyze_graph
 
-settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -326,6 +326,33 @@ def test_generated_valid_document_loads_and_compiles(document: dict[str, Any]) -
 def test_generated_valid_document_passes_statelint(document: dict[str, Any]) -> None:
     definition = compile_workflow(load_document(document)).definition
     assert statelint_problems(definition) == []
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """moto's Step Functions with JSONata wired in (the local engine's emulator), for parsing only."""
+    import boto3
+    from moto import mock_aws
+
+    from stepgraph.local import LambdaRegistry, install_seams
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        install_seams(LambdaRegistry(), fast_forward=None)
+        role = boto3.client("iam", region_name="us-east-1").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        yield boto3.client("stepfunctions", region_name="us-east-1"), role
+
+
+@examples(0.3)
+@given(document=valid_documents(tools=True))
+def test_generated_valid_document_is_accepted_by_the_local_emulator(emulator, document: dict[str, Any]) -> None:
+    # GIVEN a compiled generated document, placeholders filled as the local engine fills them
+    sfn, role = emulator
+    compiled = compile_workflow(load_document(document))
+    values = {key: f"arn:aws:lambda:us-east-1:123456789012:function:{key}" for key in compiled.substitution_keys}
+    values.update(ResultsBucketName="results", ResultsTopicArn="arn:aws:sns:us-east-1:123456789012:results")
+    # WHEN moto's ASL parser reads it THEN it creates the state machine (a parse error raises)
+    arn = sfn.create_state_machine(name="generated", definition=compiled.substitute(values), roleArn=role)["stateMachineArn"]
+    sfn.delete_state_machine(stateMachineArn=arn)
 
 
 execution_inputs = st.fixed_dictionaries(
