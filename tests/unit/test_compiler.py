@@ -455,7 +455,7 @@ def test_compiled_delay_computes_seconds_and_timestamps_from_expressions() -> No
     assert run_definition(seconds, {"pause": -3}).waits == [{"Seconds": 0}]
     until = compile_document(delay_workflow({"until": "{{input.when}}"})).definition
     assert "Timestamp" in until["States"]["wait"] and "Seconds" not in until["States"]["wait"]
-    assert run_definition(until, {"when": "2030-01-01T00:00:00Z"}).waits == [{"Timestamp": "2030-01-01T00:00:00Z"}]
+    assert run_definition(until, {"when": "2030-01-01T00:00:00Z"}).waits == [{"Timestamp": "2030-01-01T00:00:00.000Z"}]  # normalised to UTC
 
 
 @pytest.mark.parametrize("execution_input", [{}, {"pause": None}, {"pause": "soon"}, {"pause": {"s": 1}}])
