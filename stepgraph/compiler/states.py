@@ -8,7 +8,6 @@ that ends a loop body or a parallel branch outputs just its value (the item's or
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +76,8 @@ class ScopeCompiler:
         self.workflow = workflow
         self.graph = graph
         self.by_id = workflow.steps_by_id
+        #: Scopes in which some state leads to the re-raising Fail state.
+        self._raising_scopes: set[Scope] = set()
 
     # ---------------------------------------------------------------- scopes
 
@@ -90,7 +91,7 @@ class ScopeCompiler:
     def _compile_sub_scope(self, scope: Scope) -> dict[str, Any]:
         """A loop body or branch, plus its re-raising Fail state when a Catch leads there."""
         body = self.compile_scope(scope)
-        if self._raise_state_name(scope) in json.dumps(body["States"]):
+        if scope in self._raising_scopes:
             body["States"].update(self.raise_state(scope))
         return body
 
@@ -123,8 +124,13 @@ class ScopeCompiler:
             nxt = HelperState.RECORD_RESULT.value
         else:
             output = f"{{\"error\": {error_object(step.step_id, default_code)}}}"
-            nxt = self._raise_state_name(scope)
+            nxt = self._raise_to(scope)
         return [{"ErrorEquals": ["States.ALL"], "Output": jsonata_string(output), "Next": nxt}]
+
+    def _raise_to(self, scope: Scope) -> str:
+        """Name of the scope's re-raising Fail state, which is then added to the scope."""
+        self._raising_scopes.add(scope)
+        return self._raise_state_name(scope)
 
     @staticmethod
     def _raise_state_name(scope: Scope) -> str:
@@ -490,7 +496,7 @@ class ScopeCompiler:
                                         "Next": HelperState.RECORD_RESULT.value}
             else:
                 extra[reject_target] = {"Type": StateType.PASS.value, "Output": jsonata_string(f"{{\"error\": {error}}}"),
-                                        "Next": self._raise_state_name(scope)}
+                                        "Next": self._raise_to(scope)}
         decision = {
             "Type": StateType.CHOICE.value,
             "Choices": [{"Condition": jsonata_string("$states.input.last.decision = 'approved'"), "Next": approve_target}],
