@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -522,57 +521,17 @@ def test_fakes_match_the_real_sdk():
 # ----------------------------------------------------------------------------- HTTP contract
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
-def served_agent(tmp_path):
-    """Start ``python agents/getting_started/main.py`` without any AWS credentials; yield its base URL."""
-    port = free_port()
-    env = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "NOVA_ACT_")) and key != "DOCKER_CONTAINER"
-    }
-    env.update({
-        "PORT": str(port),
+def served_agent(serve_agent, tmp_path):
+    """``python agents/getting_started/main.py`` without any AWS credentials; its base URL."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith(("AWS_", "NOVA_ACT_"))}
+    return serve_agent(AGENT_DIR, cwd=tmp_path, env={
+        **unset,
         "HOME": str(tmp_path),
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
     })
-    process = subprocess.Popen(
-        [sys.executable, str(AGENT_DIR / "main.py")],
-        cwd=str(tmp_path),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"agent exited with {process.returncode}: {output}")
-            try:
-                if httpx.get(f"{base}/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("agent did not answer /ping within 30 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_served_agent_without_credentials_answers_500_naming_what_is_missing(served_agent):

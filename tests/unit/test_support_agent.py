@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -221,48 +216,10 @@ def test_order_book_has_customers_with_orders():
 # ----------------------------------------------------------------------------- HTTP contract
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
-def served_agent():
-    """Start ``python agents/support_agent/main.py`` on a free port and yield its base URL."""
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "DOCKER_CONTAINER"}
-    env["PORT"] = str(port)
-    process = subprocess.Popen(
-        [sys.executable, str(AGENT_DIR / "main.py")],
-        cwd=str(AGENT_DIR.parent),  # not the agent folder: the data path must not depend on cwd
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"agent exited with {process.returncode}: {output}")
-            try:
-                if httpx.get(f"{base}/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("agent did not answer /ping within 30 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def served_agent(serve_agent):
+    """``python agents/support_agent/main.py`` on a free port; its base URL."""
+    return serve_agent(AGENT_DIR, cwd=AGENT_DIR.parent)  # not the agent folder: the data path must not depend on cwd
 
 
 def test_served_agent_answers_ping_and_invocations(served_agent):
