@@ -432,6 +432,8 @@ class WorkflowsStack(cdk.Stack):
             partition_key=dynamodb.Attribute(name="approval_id", type=dynamodb.AttributeType.STRING),
             billing=dynamodb.Billing.on_demand(),
             time_to_live_attribute="ttl",
+            # The table holds task tokens: KMS encryption (the AWS managed key), not the default owned key.
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

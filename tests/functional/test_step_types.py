@@ -195,3 +195,22 @@ def test_condition_output_is_its_input_unchanged(make_engine):
         {"step_id": "echo", "step_type": "data_transform", "parameters": {"output": {"seen": "{{steps.check.output}}"}}},
     ))
     assert engine.run("passthrough", {"n": 2}).record["result"] == {"seen": {"n": 2}}
+
+
+def test_approvers_are_notified_without_the_task_token(make_engine):
+    engine = make_engine(_approval_doc(with_else=True), approval_decision="approved")
+    sqs, sns = engine.client("sqs"), engine.client("sns")
+    queue = sqs.create_queue(QueueName="approvers")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=engine.approvals_topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    engine.run("release", {"version": "5.0.0"})
+
+    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    import json as _json
+
+    notice = _json.loads(_json.loads(message["Body"])["Message"])
+    assert notice["message"] == "Ship 5.0.0?"
+    assert notice["approvers"] == ["lead@example.com", "cto@example.com"]
+    assert notice["step_id"] == "ask" and notice["workflow_name"] == "release"
+    assert "task_token" not in notice and "Token" not in message["Body"]
