@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -207,9 +209,7 @@ def test_approvers_are_notified_without_the_task_token(make_engine):
     engine.run("release", {"version": "5.0.0"})
 
     (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    import json as _json
-
-    notice = _json.loads(_json.loads(message["Body"])["Message"])
+    notice = json.loads(json.loads(message["Body"])["Message"])
     assert notice["message"] == "Ship 5.0.0?"
     assert notice["approvers"] == ["lead@example.com", "cto@example.com"]
     assert notice["step_id"] == "ask" and notice["workflow_name"] == "release"
