@@ -118,6 +118,8 @@ def _print_event(event: Any, as_json: bool) -> None:
         err.print(f"[dim]{time}[/] [yellow]! attempt failed: {event.detail.get('error')}[/]", highlight=False)
     elif event.kind == "record":
         err.print(f"[dim]{time}   {event.name}[/]", highlight=False)
+    elif event.kind == "chained":
+        err.print(f"[dim]{time}[/] [bold magenta]↳ on_complete started workflow {event.name}[/]", highlight=False)
     elif event.kind == "status":
         err.print(f"[dim]{time}[/] [bold]execution {event.detail.get('status')}[/]", highlight=False)
 
@@ -164,16 +166,18 @@ def run(file: Path = typer.Argument(..., help="Workflow file."),
     decision = "approved" if approve else "rejected" if reject else None
     try:
         with LocalEngine(project, real_time=real_time, approval_decision=decision) as engine:
-            result = engine.run(wf.name, execution_input, on_event=lambda e: _print_event(e, as_json), on_approval=_ask_approval)
+            on_event = lambda e: _print_event(e, as_json)  # noqa: E731
+            result = engine.run(wf.name, execution_input, on_event=on_event, on_approval=_ask_approval, follow_chain=False)
+            if as_json:
+                _emit_json(result.record)
+            else:
+                out.print_json(json.dumps(result.record, ensure_ascii=False, default=str))
+                colour = "green" if result.status == "completed" else "red"
+                err.print(f"[{colour}]{result.status}[/] · result record: {result.record_path}", highlight=False)
+            engine.follow_chain(result, on_event=on_event, on_approval=_ask_approval)
     except StepgraphError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1)
-    if as_json:
-        _emit_json(result.record)
-    else:
-        out.print_json(json.dumps(result.record, ensure_ascii=False, default=str))
-        colour = "green" if result.status == "completed" else "red"
-        err.print(f"[{colour}]{result.status}[/] · result record: {result.record_path}", highlight=False)
     _report_chained(result.chained, as_json)
     raise typer.Exit(0 if result.all_completed else 1)
 

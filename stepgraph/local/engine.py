@@ -79,8 +79,9 @@ class StepEvent:
     Attributes
     ----------
     kind:
-        ``step_start``, ``step_complete``, ``step_retry`` (a task attempt failed and will be
-        retried or caught), ``status`` (execution status change) or ``record`` (helper states).
+        ``step_start``, ``step_complete``, ``step_failed``, ``step_retry`` (a task attempt failed
+        and will be retried or caught), ``status`` (execution status change), ``record`` (helper
+        states) or ``chained`` (a downstream workflow started by ``on_complete``; ``name`` is it).
     name:
         State name (a step id, or a helper state such as ``Store result``).
     timestamp:
@@ -518,9 +519,19 @@ class LocalEngine:
             raise
         result = self._finish_run(workflow_name, arn, collected)
         if follow_chain:
-            for downstream_arn in self._deliver_chain_messages():
-                result.chained.append(self.follow(downstream_arn, on_event=on_event, on_approval=on_approval))
+            self.follow_chain(result, on_event=on_event, on_approval=on_approval)
         return result
+
+    def follow_chain(self, result: RunResult, *, on_event: Callable[[StepEvent], None] | None = None,
+                     on_approval: Callable[[Any], Any] | None = None) -> list[RunResult]:
+        """Deliver waiting results-topic messages to the chain handler and follow what it starts.
+
+        Each downstream run is announced by a ``chained`` event (``name`` = its workflow) before
+        its own events, and appended to ``result.chained``; runs it chains to are followed too.
+        """
+        for downstream_arn in self._deliver_chain_messages():
+            result.chained.append(self.follow(downstream_arn, on_event=on_event, on_approval=on_approval))
+        return result.chained
 
     def follow(self, execution_arn: str, *, on_event: Callable[[StepEvent], None] | None = None,
                on_approval: Callable[[Any], Any] | None = None) -> RunResult:
@@ -528,6 +539,8 @@ class LocalEngine:
         sfn = self.clients["stepfunctions"]
         machine = sfn.describe_execution(executionArn=execution_arn)["stateMachineArn"]
         workflow_name = next(name for name, arn in self.state_machines.items() if arn == machine)
+        if on_event:
+            on_event(StepEvent("chained", workflow_name, datetime.now(timezone.utc), {"execution_arn": execution_arn}))
         collected: list[StepEvent] = []
         answered: set[str] = set()
         for event in self.events(execution_arn, on_poll=lambda: self._answer_approvals(execution_arn, on_approval, answered)):
@@ -535,8 +548,7 @@ class LocalEngine:
             if on_event:
                 on_event(event)
         result = self._finish_run(workflow_name, execution_arn, collected)
-        for downstream_arn in self._deliver_chain_messages():
-            result.chained.append(self.follow(downstream_arn, on_event=on_event, on_approval=on_approval))
+        self.follow_chain(result, on_event=on_event, on_approval=on_approval)
         return result
 
     def _stop(self, execution_arn: str, cause: str) -> None:
