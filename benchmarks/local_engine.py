@@ -1,0 +1,90 @@
+"""Figures for the local engine and the compiler: prints them, asserts nothing.
+
+    .venv/bin/python benchmarks/local_engine.py [--runs 20] [--items 1000]
+
+Measures, on this machine:
+- compile time of every workflow in workflows/ (validate + compile, ms);
+- engine start-up (moto, resources, handlers; agents start lazily) and the first run (agent start);
+- customer-support end-to-end latency over N warm runs (p50 / p95 / max, ms);
+- a loop over ITEMS items (seconds, items per second);
+- peak resident memory of the process (MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stepgraph import compile_workflow, load_project  # noqa: E402
+from stepgraph.local import LocalEngine  # noqa: E402
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--items", type=int, default=1000)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    project = load_project(ROOT)
+    print(f"load + validate project ({len(project.workflows)} workflows): {_ms(time.perf_counter() - started)}")
+    for name, workflow in sorted(project.workflows.items()):
+        t0 = time.perf_counter()
+        for _ in range(50):
+            compiled = compile_workflow(workflow)
+        per = (time.perf_counter() - t0) / 50
+        print(f"  compile {name}: {per * 1000:.2f} ms, {len(compiled.to_json(indent=None)) / 1024:.1f} KiB of ASL")
+
+    chat = json.loads((ROOT / "examples" / "customer-support.input.json").read_text())
+    with tempfile.TemporaryDirectory() as results:
+        t0 = time.perf_counter()
+        with LocalEngine(project, results_dir=Path(results)) as engine:
+            print(f"engine start-up: {_ms(time.perf_counter() - t0)}")
+            t0 = time.perf_counter()
+            engine.run("customer-support", chat, follow_chain=False)
+            print(f"first customer-support run (starts the agent process): {_ms(time.perf_counter() - t0)}")
+            latencies = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                record = engine.run("customer-support", chat, follow_chain=False).record
+                latencies.append(time.perf_counter() - t0)
+                assert record["status"] == "completed"
+            latencies.sort()
+            p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
+            print(f"customer-support warm runs ({args.runs}): p50 {_ms(statistics.median(latencies))}, "
+                  f"p95 {_ms(p95)}, max {_ms(latencies[-1])}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "workflows").mkdir()
+        (root / "workflows" / "squares.json").write_text(json.dumps({"name": "squares", "steps": [
+            {"step_id": "trigger", "step_type": "trigger", "next_steps": ["each"]},
+            {"step_id": "each", "step_type": "loop", "parameters": {"items": "{{input.numbers}}", "body": "square", "max_concurrency": 50}},
+            {"step_id": "square", "step_type": "data_transform", "parameters": {"output": {"n": "{{item}}", "at": "{{index}}"}}},
+        ]}))
+        with LocalEngine(load_project(root), results_dir=root / "results") as engine:
+            t0 = time.perf_counter()
+            record = engine.run("squares", {"numbers": list(range(args.items))}).record
+            elapsed = time.perf_counter() - t0
+            assert record["status"] == "completed" and len(record["result"]) == args.items
+            print(f"loop over {args.items} items: {elapsed:.1f} s ({args.items / elapsed:.0f} items/s)")
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
