@@ -45,3 +45,10 @@ def test_repository_workflow_passes_statelint(name, tmp_path):
     path.write_text(json.dumps(compile_workflow(PROJECT.workflows[name]).definition))
     run = subprocess.run([statelint, str(path)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("name", sorted(PROJECT.workflows))
+def test_repository_workflow_has_an_example_input(name):
+    example = ROOT / "examples" / f"{name}.input.json"
+    assert example.is_file(), f"README promises examples/{name}.input.json"
+    assert isinstance(json.loads(example.read_text()), dict)
