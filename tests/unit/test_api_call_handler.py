@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import ipaddress
 import json
 import socket
 import ssl
 import sys
 import threading
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
+from lambda_support import FakeLambdaContext
+from lambda_support import load_handler as load_lambda_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER_PATH = ROOT / "lambdas" / "api_call" / "handler.py"
@@ -35,25 +35,7 @@ IMDS_URL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 
 def load_handler() -> ModuleType:
     """Import the handler by path (``lambdas`` is not a package)."""
-    spec = importlib.util.spec_from_file_location("api_call_handler", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class FakeLambdaContext:
-    remaining_ms: int = 600_000
-    function_name: str = "api-call"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:api-call"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+    return load_lambda_handler("api_call")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 from typer.testing import CliRunner
 
 from stepgraph.cli import app
@@ -24,23 +23,6 @@ TABLE = "demo-approvals"
 PREFIX = "Demo"
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # botocore caches credentials per session
-
-
-@pytest.fixture
-def aws(aws_env):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from stepgraph.agents import discover_agents
 from stepgraph.deployment import (
@@ -57,25 +56,6 @@ PASS_DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "
 
 
 # ----------------------------------------------------------------------------- fixtures and helpers
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    """Fake credentials and a region, never a real profile."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # botocore caches credentials per session
-
-
-@pytest.fixture
-def aws(aws_env):
-    """moto with Step Functions executing state machines (a Pass machine succeeds at once)."""
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
 
 
 def write_agent(root: Path, agent_id: str, settings: dict | None = None) -> Path:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import logging
 import math
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
+from lambda_support import FakeLambdaContext
+from lambda_support import load_handler as load_lambda_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER_PATH = ROOT / "lambdas" / "tool_call" / "handler.py"
@@ -29,24 +29,7 @@ import tools  # noqa: E402
 
 def load_handler() -> ModuleType:
     """Import the handler by path (``lambdas`` is not a package)."""
-    spec = importlib.util.spec_from_file_location("tool_call_handler", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "tool-call"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:tool-call"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
+    return load_lambda_handler("tool_call")
 
 
 def make_event(tool: str = "lookup_order", arguments: Any = None, **overrides: Any) -> dict[str, Any]:
