@@ -9,12 +9,13 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from lambda_support import FakeLambdaContext
+from lambda_support import load_handler as load_lambda_handler
 import uvicorn
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.response import StreamingBody
@@ -39,10 +40,6 @@ def load_module(name: str, path: Path) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def load_handler() -> ModuleType:
-    return load_module("invoke_agent_handler", HANDLER_PATH)
 
 
 class TrickleStream:
@@ -105,19 +102,6 @@ def make_event(**overrides: Any) -> dict[str, Any]:
     return event
 
 
-@dataclass
-class FakeLambdaContext:
-    remaining_ms: int = 600_000
-    function_name: str = "invoke-agent"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:invoke-agent"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 class RaisingClient:
     """A client whose ``invoke_agent_runtime`` raises the given exception."""
 
@@ -138,7 +122,7 @@ def handler(monkeypatch):
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", raising=False)
-    module = load_handler()
+    module = load_lambda_handler("invoke_agent")
     yield module
     module._clients.clear()
 
