@@ -23,7 +23,6 @@ from botocore.stub import ANY, Stubber
 from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLER_PATH = ROOT / "lambdas" / "invoke_agent" / "handler.py"
 AGENT_PATH = ROOT / "agents" / "support_agent" / "main.py"
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/support_agent-AbCd1234"
 REGION = "us-east-1"
