@@ -4,7 +4,7 @@ and what starts or completes its runs: schedules, webhooks, chaining, the result
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -20,6 +20,7 @@ from constructs import Construct
 from stepgraph import substitutions as keys
 from stepgraph.chaining import chain_routes
 from stepgraph.model import Workflow
+from stepgraph.steps.trigger import ScheduleDeployment, WebhookDeployment
 
 from .components import (
     AlarmTopic,
@@ -134,6 +135,25 @@ RECORD_BACKSTOP_HANDLER = Handler(
 WEBHOOK_HANDLER = Handler(
     "webhook", "Handler", "Checks a webhook delivery's HMAC signature and starts the workflow", timeout_seconds=30
 )
+
+
+def _children_first(workflows: Sequence[CompiledWorkflowLike]) -> list[CompiledWorkflowLike]:
+    """Workflows by name, each after the workflows its ``subflow`` steps run (validation refused cycles)."""
+    by_name = {c.name: c for c in workflows}
+    ordered: list[CompiledWorkflowLike] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen or name not in by_name:
+            return
+        seen.add(name)
+        for child in by_name[name].child_workflows:
+            visit(child)
+        ordered.append(by_name[name])
+
+    for name in sorted(by_name):
+        visit(name)
+    return ordered
 
 
 class WorkflowsStack(cdk.Stack):
@@ -262,12 +282,13 @@ class WorkflowsStack(cdk.Stack):
                       description="SNS topic notified by every alarm of the workflows (failed and timed-out "
                       "executions, dead-letter queues); subscribe to it")
         self.state_machines: dict[str, WorkflowStateMachine] = {}
-        for compiled in sorted(workflows, key=lambda c: c.name):
+        for compiled in _children_first(workflows):
             machine = WorkflowStateMachine(
                 self,
                 f"Workflow{pascal(compiled.name)}",
                 compiled=compiled,
-                resources=resources,
+                resources=replace(resources, state_machines={
+                    name: self.state_machines[name].state_machine for name in compiled.child_workflows}),
                 state_machine_name=state_machine_name(self.settings.stack_prefix, compiled.name),
                 log_retention=self.settings.retention,
                 removal_policy=self.settings.cdk_removal_policy,
@@ -293,7 +314,7 @@ class WorkflowsStack(cdk.Stack):
             self._add_chaining(routes, results_topic)
         self.schedules: dict[str, ScheduleTrigger] = {}
         self.webhooks: dict[str, WebhookTrigger] = {}
-        self._add_triggers(definitions)
+        self._add_triggers({compiled.name: compiled for compiled in workflows})
 
     def _dead_letters(self, construct_id: str, purpose: str) -> DeadLetterQueue:
         return DeadLetterQueue(
@@ -331,47 +352,46 @@ class WorkflowsStack(cdk.Stack):
             dead_letters=self._dead_letters("ChainDeadLetters", "results for chained workflows"),
         )
 
-    def _add_triggers(self, definitions: Mapping[str, Workflow]) -> None:
-        """A schedule per ``schedule`` trigger and a webhook per ``webhook`` trigger."""
+    def _add_triggers(self, compiled: Mapping[str, CompiledWorkflowLike]) -> None:
+        """What the compiled workflows' deployment descriptors ask for: schedules and webhooks."""
         schedule_dead_letters: DeadLetterQueue | None = None
         for name, machine in sorted(self.state_machines.items()):
-            workflow = definitions.get(name)
-            trigger = workflow.trigger if workflow is not None else None
-            if trigger is None:
-                continue
-            kind = trigger.param("kind", "api")
-            if kind == "schedule":
-                if schedule_dead_letters is None:
-                    schedule_dead_letters = self._dead_letters("ScheduleDeadLetters", "scheduled workflow starts")
-                expression_kind = "cron" if trigger.param("cron") is not None else "rate"
-                self.schedules[name] = ScheduleTrigger(
-                    self,
-                    f"Schedule{pascal(name)}",
-                    state_machine=machine.state_machine,
-                    kind=expression_kind,
-                    expression=str(trigger.param(expression_kind)),
-                    timezone=trigger.param("timezone"),
-                    description=f"Starts workflow {name}",
-                    dead_letters=schedule_dead_letters,
-                )
-            elif kind == "webhook":
-                scope = Construct(self, f"Webhook{pascal(name)}")
-                function = self._handler(WEBHOOK_HANDLER, scope=scope)
-                webhook = WebhookTrigger(
-                    scope,
-                    "Trigger",
-                    function=function.function,
-                    state_machine=machine.state_machine,
-                    workflow_name=name,
-                    secret_name=trigger.param("secret_name"),
-                    removal_policy=self.settings.cdk_removal_policy,
-                )
-                self.webhooks[name] = webhook
-                cdk.CfnOutput(self, f"WebhookUrl{pascal(name)}", value=webhook.url.url,
-                              description=f"Webhook URL of workflow {name}: POST deliveries signed with the secret "
-                              "(X-Stepgraph-Timestamp, X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<body>')")
-                cdk.CfnOutput(self, f"WebhookSecretArn{pascal(name)}", value=webhook.secret.secret_arn,
-                              description=f"Secrets Manager secret holding the HMAC key of workflow {name}'s webhook")
+            for deployment in compiled[name].deployments:
+                if isinstance(deployment, ScheduleDeployment):
+                    if schedule_dead_letters is None:
+                        schedule_dead_letters = self._dead_letters("ScheduleDeadLetters", "scheduled workflow starts")
+                    self.schedules[name] = ScheduleTrigger(
+                        self,
+                        f"Schedule{pascal(name)}",
+                        state_machine=machine.state_machine,
+                        kind=deployment.expression_kind,
+                        expression=deployment.expression,
+                        timezone=deployment.timezone,
+                        description=f"Starts workflow {name}",
+                        dead_letters=schedule_dead_letters,
+                    )
+                elif isinstance(deployment, WebhookDeployment):
+                    self._add_webhook(name, machine, deployment)
+
+    def _add_webhook(self, name: str, machine: WorkflowStateMachine, deployment: WebhookDeployment) -> None:
+        """An HMAC-checked function URL that starts workflow ``name`` (a ``webhook`` trigger)."""
+        scope = Construct(self, f"Webhook{pascal(name)}")
+        function = self._handler(WEBHOOK_HANDLER, scope=scope)
+        webhook = WebhookTrigger(
+            scope,
+            "Trigger",
+            function=function.function,
+            state_machine=machine.state_machine,
+            workflow_name=name,
+            secret_name=deployment.secret_name,
+            removal_policy=self.settings.cdk_removal_policy,
+        )
+        self.webhooks[name] = webhook
+        cdk.CfnOutput(self, f"WebhookUrl{pascal(name)}", value=webhook.url.url,
+                      description=f"Webhook URL of workflow {name}: POST deliveries signed with the secret "
+                      "(X-Stepgraph-Timestamp, X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<body>')")
+        cdk.CfnOutput(self, f"WebhookSecretArn{pascal(name)}", value=webhook.secret.secret_arn,
+                      description=f"Secrets Manager secret holding the HMAC key of workflow {name}'s webhook")
 
     def _handler(self, handler: Handler, *, scope: Construct | None = None) -> PowertoolsFunction:
         function = PowertoolsFunction(

@@ -13,12 +13,12 @@ from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from .agents import discover_agents
 from .compiler import compile_workflow
 from .exceptions import ProjectError, StepgraphError, WorkflowValidationError
-from .loader import load_workflow
-from .project import load_project, registered_tools
+from .lint import workflow_warnings
+from .project import load_project
 
 __all__ = ["app", "main", "find_project_root"]
 
@@ -36,14 +36,23 @@ def find_project_root(start: Path) -> Path:
     return Path.cwd()
 
 
+def _print_warnings(warnings: list, console: Console) -> None:
+    """Warnings (SPEC §8): printed, never changing the exit code."""
+    for warning in warnings:
+        step = f"step '{warning.step_id}'" if warning.step_id else "workflow"
+        console.print(f"  [yellow]warning[/] {escape(step)} [dim]{escape(warning.path)}[/]: {escape(warning.message)}", highlight=False)
+
+
 def _emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _load(file: Path):
+    """The workflow in ``file``, checked against the project it sits in (or the current folder's)."""
     root = find_project_root(file.parent)
-    agents = discover_agents(root / "agents")
-    return load_workflow(file, agents=agents.keys(), tools=registered_tools(root)), root
+    project = load_project(root, strict=False)
+    project, workflow, note = project.with_file(file)
+    return workflow, project, note
 
 
 @app.command()
@@ -54,23 +63,26 @@ def validate(files: List[Path] = typer.Argument(..., help="Workflow files (.json
     failed = False
     for file in files:
         try:
-            wf, _ = _load(file)
-            report.append({"file": str(file), "workflow": wf.name, "valid": True, "issues": []})
+            wf, _, _ = _load(file)
+            warnings = workflow_warnings(wf)
+            report.append({"file": str(file), "workflow": wf.name, "valid": True, "issues": [],
+                           "warnings": [w.to_dict() for w in warnings]})
             if not as_json:
-                out.print(f"[green]✓[/] {file}: workflow '{wf.name}' is valid ({len(wf.steps)} steps)")
+                out.print(f"[green]✓[/] {escape(str(file))}: workflow '{escape(wf.name)}' is valid ({len(wf.steps)} steps)")
+                _print_warnings(warnings, out)
         except WorkflowValidationError as exc:
             failed = True
             report.append({"file": str(file), "valid": False, "issues": [i.to_dict() for i in exc.issues]})
             if not as_json:
-                out.print(f"[red]✗[/] {file}: {len(exc.issues)} problem(s)")
+                out.print(f"[red]✗[/] {escape(str(file))}: {len(exc.issues)} problem(s)")
                 for issue in exc.issues:
                     step = f"step '{issue.step_id}'" if issue.step_id else "workflow"
-                    out.print(f"  [bold]VALIDATION_ERROR[/] {step} [dim]{issue.path}[/]: {issue.message}", markup=True, highlight=False)
+                    out.print(f"  [bold]VALIDATION_ERROR[/] {escape(step)} [dim]{escape(issue.path)}[/]: {escape(issue.message)}", markup=True, highlight=False)
         except ProjectError as exc:
             failed = True
             report.append({"file": str(file), "valid": False, "issues": [{"code": "VALIDATION_ERROR", "step": None, "path": "", "message": str(exc)}]})
             if not as_json:
-                out.print(f"[red]✗[/] {exc}")
+                out.print(f"[red]✗[/] {escape(str(exc))}", highlight=False)
     if as_json:
         _emit_json({"valid": not failed, "files": report})
     raise typer.Exit(1 if failed else 0)
@@ -81,9 +93,9 @@ def compile_command(file: Path = typer.Argument(..., help="Workflow file."),
                     as_json: bool = typer.Option(False, "--json", help="Accepted for symmetry: the output is JSON already.")) -> None:
     """Print the Amazon States Language document of a workflow (with ${...} placeholders)."""
     try:
-        wf, _ = _load(file)
+        wf, _, _ = _load(file)
     except StepgraphError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1)
     sys.stdout.write(compile_workflow(wf).to_json() + "\n")
 
@@ -107,19 +119,19 @@ def _print_event(event: Any, as_json: bool) -> None:
         return
     time = event.timestamp.strftime("%H:%M:%S.%f")[:-3]
     if event.kind == "step_start":
-        err.print(f"[dim]{time}[/] [cyan]▶ {event.name}[/]", highlight=False)
+        err.print(f"[dim]{time}[/] [cyan]▶ {escape(event.name)}[/]", highlight=False)
     elif event.kind == "step_complete":
         preview = json.dumps(event.detail.get("output"), ensure_ascii=False, default=str)
         preview = preview if len(preview) <= 160 else preview[:157] + "..."
-        err.print(f"[dim]{time}[/] [green]✓ {event.name}[/] [dim]{preview}[/]", highlight=False)
+        err.print(f"[dim]{time}[/] [green]✓ {escape(event.name)}[/] [dim]{escape(preview)}[/]", highlight=False)
     elif event.kind == "step_failed":
-        err.print(f"[dim]{time}[/] [red]✗ {event.name}[/] {event.detail.get('error')}", highlight=False)
+        err.print(f"[dim]{time}[/] [red]✗ {escape(event.name)}[/] {escape(str(event.detail.get('error')))}", highlight=False)
     elif event.kind == "step_retry":
-        err.print(f"[dim]{time}[/] [yellow]! attempt failed: {event.detail.get('error')}[/]", highlight=False)
+        err.print(f"[dim]{time}[/] [yellow]! attempt failed: {escape(str(event.detail.get('error')))}[/]", highlight=False)
     elif event.kind == "record":
-        err.print(f"[dim]{time}   {event.name}[/]", highlight=False)
+        err.print(f"[dim]{time}   {escape(event.name)}[/]", highlight=False)
     elif event.kind == "chained":
-        err.print(f"[dim]{time}[/] [bold magenta]↳ on_complete started workflow {event.name}[/]", highlight=False)
+        err.print(f"[dim]{time}[/] [bold magenta]↳ on_complete started workflow {escape(event.name)}[/]", highlight=False)
     elif event.kind == "status":
         err.print(f"[dim]{time}[/] [bold]execution {event.detail.get('status')}[/]", highlight=False)
 
@@ -137,8 +149,8 @@ def _ask_approval(approval: Any) -> tuple[str, str]:
         )
     from rich.prompt import Confirm, Prompt
 
-    err.print(f"[bold yellow]Approval requested[/] ({approval.step_id}, approvers: {', '.join(approval.approvers)})")
-    err.print(f"  {approval.message}", highlight=False)
+    err.print(f"[bold yellow]Approval requested[/] ({escape(approval.step_id)}, approvers: {escape(', '.join(approval.approvers))})", highlight=False)
+    err.print(f"  {approval.message}", highlight=False, markup=False)
     approved = Confirm.ask(f"Approve as {approval.approvers[0]}?", console=err)
     comment = Prompt.ask("Comment", default="", console=err)
     return ("approved" if approved else "rejected", comment)
@@ -158,10 +170,16 @@ def run(file: Path = typer.Argument(..., help="Workflow file."),
         raise typer.BadParameter("--approve and --reject exclude each other")
     execution_input = _read_input(input)
     try:
-        wf, root = _load(file)
-        project = load_project(root)
+        wf, project, note = _load(file)
+        if note:
+            err.print(note, markup=False, highlight=False)
+        if as_json:
+            for warning in workflow_warnings(wf):
+                err.file.write(json.dumps({"event": "warning", **warning.to_dict()}) + "\n")
+        else:
+            _print_warnings(workflow_warnings(wf), err)
     except StepgraphError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1)
     decision = "approved" if approve else "rejected" if reject else None
     try:
@@ -173,10 +191,10 @@ def run(file: Path = typer.Argument(..., help="Workflow file."),
             else:
                 out.print_json(json.dumps(result.record, ensure_ascii=False, default=str))
                 colour = "green" if result.status == "completed" else "red"
-                err.print(f"[{colour}]{result.status}[/] · result record: {result.record_path}", highlight=False)
+                err.print(f"[{colour}]{result.status}[/] · result record: {escape(str(result.record_path))}", highlight=False)
             engine.follow_chain(result, on_event=on_event, on_approval=_ask_approval)
     except StepgraphError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1)
     _report_chained(result.chained, as_json)
     raise typer.Exit(0 if result.all_completed else 1)
@@ -189,7 +207,7 @@ def _report_chained(runs: list, as_json: bool) -> None:
             err.file.write(json.dumps({"event": "chained_result", "record": run.record}, default=str) + "\n")
         else:
             colour = "green" if run.status == "completed" else "red"
-            err.print(f"[{colour}]chained {run.record['workflowName']}: {run.status}[/] · result record: {run.record_path}", highlight=False)
+            err.print(f"[{colour}]chained {escape(str(run.record['workflowName']))}: {run.status}[/] · result record: {escape(str(run.record_path))}", highlight=False)
         _report_chained(run.chained, as_json)
 
 
@@ -198,13 +216,11 @@ def render_command(file: Path = typer.Argument(..., help="Workflow file."),
                    output: Path = typer.Option(..., "--output", "-o", help="Picture to write: .svg, .png, .pdf (Graphviz), .dot/.gv (DOT text) or .mmd (Mermaid text)."),
                    as_json: bool = typer.Option(False, "--json", help="Print {file, output, format} as one JSON document.")) -> None:
     """Draw a workflow's graph: SVG, PNG or PDF with Graphviz, DOT text, or Mermaid text (.mmd)."""
-    from rich.markup import escape
-
     from .render import output_format, render
 
     try:
         fmt = output_format(output)
-        wf, _ = _load(file)
+        wf, _, _ = _load(file)
         written = render(wf, output)
     except StepgraphError as exc:
         if as_json:

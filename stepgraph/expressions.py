@@ -619,3 +619,36 @@ def condition_references(text: str) -> list[Reference]:
         When the condition is malformed.
     """
     return list(_walk_refs(_parse(_strip_braces(text))))
+
+
+def condition_comparisons(text: str) -> list[tuple[str, Any, Any]]:
+    """Every comparison of a condition as ``(operator, left, right)``.
+
+    Each side is a :class:`Reference` or ``("literal", value)`` (or ``None`` for anything
+    else, e.g. a nested expression). Used for warnings about comparisons that can never hold.
+
+    Raises
+    ------
+    ExpressionError
+        When the condition is malformed.
+    """
+    found: list[tuple[str, Any, Any]] = []
+
+    def side(node: tuple) -> Any:
+        if node[0] == "ref":
+            return node[1]
+        if node[0] == "lit":
+            return ("literal", node[1])
+        return None
+
+    def walk(node: tuple) -> None:
+        if node[0] == "cmp":
+            found.append((node[1], side(node[2]), side(node[3])))
+        elif node[0] == "not":
+            walk(node[1])
+        elif node[0] == "bool":
+            walk(node[2])
+            walk(node[3])
+
+    walk(_parse(_strip_braces(text)))
+    return found

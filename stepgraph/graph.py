@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .exceptions import ValidationIssue
-from .model import Step, StepType, Workflow
+from .model import Step, Workflow
 
 __all__ = ["Scope", "GraphAnalysis", "analyze_graph", "successors"]
 
@@ -26,7 +26,7 @@ class Scope:
     Attributes
     ----------
     kind:
-        ``"main"``, ``"loop"`` (a loop body) or ``"branch"`` (a parallel branch).
+        ``"main"``, ``"body"`` (a loop body) or ``"branch"`` (a parallel branch).
     entry:
         Id of the first step.
     owner:
@@ -50,7 +50,7 @@ class Scope:
         """Human words for the scope, e.g. ``the body of loop 'each'``."""
         if self.kind == "main":
             return "the main graph"
-        if self.kind == "loop":
+        if self.kind == "body":
             return f"the body of loop '{self.owner}'"
         return f"branch '{self.entry}' of parallel '{self.owner}'"
 
@@ -59,7 +59,7 @@ class Scope:
         """True when this scope or an enclosing one is a loop body (``item``/``index`` exist)."""
         scope: Scope | None = self
         while scope is not None:
-            if scope.kind == "loop":
+            if scope.kind == "body":
                 return True
             scope = scope.parent
         return False
@@ -72,28 +72,58 @@ class GraphAnalysis:
     scopes: list[Scope]
     scope_of: dict[str, Scope]
     issues: list[ValidationIssue]
+    steps: dict[str, Step] = field(default_factory=dict)
+    _before: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @property
     def main(self) -> Scope | None:
         """The main graph's scope, or ``None`` when there is no trigger."""
         return next((s for s in self.scopes if s.kind == "main"), None)
 
+    def runs_before(self, step_id: str) -> frozenset[str]:
+        """Steps whose output ``step_id`` may read (SPEC §3, visibility).
+
+        Those that run before it on some path in its own scope, and — for a step in a loop body
+        or a parallel branch — those before the owning loop or parallel step, scope by scope
+        outwards. Steps inside a sub-graph are never visible outside it, and the owner itself
+        has not finished while its sub-graph runs.
+        """
+        if step_id in self._before:
+            return self._before[step_id]
+        scope = self.scope_of.get(step_id)
+        if scope is None:
+            return frozenset()
+        members = set(scope.members)
+        reverse: dict[str, set[str]] = {}
+        for sid in scope.members:
+            for nxt in successors(self.steps[sid]):
+                if nxt in members:
+                    reverse.setdefault(nxt, set()).add(sid)
+        found: set[str] = set()
+        queue = deque(reverse.get(step_id, ()))
+        while queue:
+            sid = queue.popleft()
+            if sid not in found:
+                found.add(sid)
+                queue.extend(reverse.get(sid, ()))
+        found.discard(step_id)
+        if scope.owner is not None:
+            found |= self.runs_before(scope.owner)
+        self._before[step_id] = frozenset(found)
+        return self._before[step_id]
+
 
 def successors(step: Step) -> list[str]:
     """Ids a step hands control to *within its own scope* (loop bodies and branches excluded)."""
-    if step.step_type is StepType.PARALLEL:
-        join = step.param("join")
-        return [join] if isinstance(join, str) else []
-    return list(step.next_steps) + list(step.else_steps)
+    from .steps import kind_of
+
+    return kind_of(step).successors(step)
 
 
 def _all_edges(step: Step) -> list[str]:
-    edges = list(step.next_steps) + list(step.else_steps)
-    if step.step_type is StepType.LOOP and isinstance(step.param("body"), str):
-        edges.append(step.param("body"))
-    if step.step_type is StepType.PARALLEL and isinstance(step.param("join"), str):
-        edges.append(step.param("join"))
-    return edges
+    from .steps import kind_of
+
+    return kind_of(step).edges(step)
 
 
 def _find_cycles(workflow: Workflow) -> list[ValidationIssue]:
@@ -148,6 +178,8 @@ def analyze_graph(workflow: Workflow) -> GraphAnalysis:
     GraphAnalysis
         ``scopes`` (main graph first), ``scope_of`` (step id → scope) and ``issues``.
     """
+    from .steps import kind_of
+
     by_id = workflow.steps_by_id
     issues: list[ValidationIssue] = []
     scopes: list[Scope] = []
@@ -187,15 +219,9 @@ def analyze_graph(workflow: Workflow) -> GraphAnalysis:
         while queue:
             sid = queue.popleft()
             step = by_id[sid]
-            if step.step_type is StepType.LOOP:
-                body = step.param("body")
-                if isinstance(body, str) and body in by_id:
-                    open_scope(body, "loop", sid, None, scope)
-            if step.step_type is StepType.PARALLEL:
-                join = step.param("join")
-                for branch in step.next_steps:
-                    if branch in by_id and branch != join:
-                        open_scope(branch, "branch", sid, join if isinstance(join, str) else None, scope)
+            for sub in kind_of(step).sub_scopes(step):
+                if sub.entry in by_id:
+                    open_scope(sub.entry, sub.kind, sid, sub.boundary, scope)
             for nxt in successors(step):
                 if nxt == scope.boundary or nxt not in by_id:
                     continue
@@ -211,9 +237,9 @@ def analyze_graph(workflow: Workflow) -> GraphAnalysis:
         while pending:
             explore(pending.popleft())
         for step in workflow.steps:
-            if step.step_id not in scope_of and step.step_type is not StepType.TRIGGER:
+            if step.step_id not in scope_of and not kind_of(step).is_entry:
                 issues.append(ValidationIssue(
                     "step is not reachable from the trigger", step.step_id, f"steps[{step.index}]"
                 ))
     issues.extend(_find_cycles(workflow))
-    return GraphAnalysis(scopes=scopes, scope_of=scope_of, issues=issues)
+    return GraphAnalysis(scopes=scopes, scope_of=scope_of, issues=issues, steps=by_id)

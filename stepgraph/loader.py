@@ -17,7 +17,8 @@ import yaml
 
 from .exceptions import ProjectError, ValidationIssue, WorkflowValidationError
 from .expressions import brief_repr
-from .model import ChainTarget, RetryPolicy, Step, StepType, Workflow, freeze
+from .model import ChainTarget, RetryPolicy, Step, Workflow, freeze
+from .steps import StepType
 
 __all__ = ["parse_workflow", "load_workflow", "read_document", "ParsedWorkflow", "NAME_PATTERN"]
 
@@ -235,6 +236,7 @@ def load_workflow(
     *,
     agents: Collection[str] | None = None,
     tools: Collection[str] | None = None,
+    workflows: Collection[str] | None = None,
 ) -> Workflow:
     """Read and validate a workflow file.
 
@@ -242,8 +244,9 @@ def load_workflow(
     ----------
     path:
         A ``.json``, ``.yaml`` or ``.yml`` workflow file.
-    agents, tools:
-        Known agent ids and tool names. ``None`` skips the "unknown agent/tool" check.
+    agents, tools, workflows:
+        Known agent ids, tool names and workflow names (``subflow`` targets). ``None`` skips
+        the "unknown agent/tool/workflow" check.
 
     Returns
     -------
@@ -268,7 +271,8 @@ def load_workflow(
     parsed = parse_workflow(read_document(path), source=str(path))
     issues = list(parsed.issues)
     if parsed.workflow is not None:
-        issues += validate_workflow(parsed.workflow, agents=agents, tools=tools, unreadable_step_ids=parsed.unreadable_step_ids)
+        issues += validate_workflow(parsed.workflow, agents=agents, tools=tools, workflows=workflows,
+                                    unreadable_step_ids=parsed.unreadable_step_ids)
     if issues or parsed.workflow is None:
         raise WorkflowValidationError(issues, source=str(path))
     return parsed.workflow

@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["StepType", "TriggerKind", "RetryPolicy", "Step", "ChainTarget", "Workflow", "freeze"]
+__all__ = ["RetryPolicy", "Step", "ChainTarget", "Workflow", "freeze", "thaw"]
 
 
-class StepType(str, Enum):
-    """The ten step types of the workflow format (SPEC §3)."""
+def __getattr__(name: str) -> Any:
+    """``StepType`` and ``TriggerKind`` live with the step kinds (:mod:`stepgraph.steps`)."""
+    if name == "StepType":
+        from .steps import StepType
 
-    TRIGGER = "trigger"
-    AGENT_EXECUTION = "agent_execution"
-    CONDITION = "condition"
-    LOOP = "loop"
-    PARALLEL = "parallel"
-    HUMAN_APPROVAL = "human_approval"
-    TOOL_CALL = "tool_call"
-    DATA_TRANSFORM = "data_transform"
-    API_CALL = "api_call"
-    DELAY = "delay"
+        return StepType
+    if name == "TriggerKind":
+        from .steps.trigger import TriggerKind
 
-
-class TriggerKind(str, Enum):
-    """How an execution starts (SPEC §3, ``trigger`` step)."""
-
-    CHAT = "chat"
-    API = "api"
-    SCHEDULE = "schedule"
-    WEBHOOK = "webhook"
-
-
-#: Step types that may have more than one next step (SPEC §3).
-BRANCHING_TYPES = frozenset({StepType.CONDITION, StepType.HUMAN_APPROVAL, StepType.PARALLEL})
-#: Step types that may have ``else_steps``.
-ELSE_TYPES = frozenset({StepType.CONDITION, StepType.HUMAN_APPROVAL})
+        return TriggerKind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def freeze(value: Any) -> Any:
@@ -87,7 +69,7 @@ class Step:
     step_id:
         Unique id, ``[A-Za-z0-9_-]{1,64}``; also the state name in the compiled state machine.
     step_type:
-        One of :class:`StepType`.
+        A registered step type (:data:`stepgraph.steps.StepType`, a string enum).
     parameters:
         Read-only mapping of the step's parameters (see SPEC §3 for each type).
     next_steps, else_steps:
@@ -101,7 +83,7 @@ class Step:
     """
 
     step_id: str
-    step_type: StepType
+    step_type: str
     parameters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     next_steps: tuple[str, ...] = ()
     else_steps: tuple[str, ...] = ()
@@ -162,13 +144,31 @@ class Workflow:
     @property
     def trigger(self) -> Step | None:
         """The trigger step, or ``None`` when there is none."""
-        return next((s for s in self.steps if s.step_type is StepType.TRIGGER), None)
+        from .steps import kind_of
 
-    def steps_of_type(self, step_type: StepType) -> tuple[Step, ...]:
+        return next((s for s in self.steps if kind_of(s).is_entry), None)
+
+    def steps_of_type(self, step_type: str) -> tuple[Step, ...]:
         """Every step of ``step_type``, in document order."""
-        return tuple(s for s in self.steps if s.step_type is step_type)
+        return tuple(s for s in self.steps if s.step_type == step_type)
 
     @property
     def agent_ids(self) -> tuple[str, ...]:
-        """Agents the workflow's ``agent_execution`` steps call, sorted, without repeats."""
-        return tuple(sorted({str(s.param("agent_id")) for s in self.steps_of_type(StepType.AGENT_EXECUTION)}))
+        """Agents the workflow's steps invoke, sorted, without repeats."""
+        from .steps import kind_of
+
+        return tuple(sorted({a for s in self.steps for a in kind_of(s).agents_used(s)}))
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        """Tools the workflow's steps call, sorted, without repeats."""
+        from .steps import kind_of
+
+        return tuple(sorted({t for s in self.steps for t in kind_of(s).tools_used(s)}))
+
+    @property
+    def child_workflows(self) -> tuple[str, ...]:
+        """Workflows the workflow's steps run as nested executions, sorted, without repeats."""
+        from .steps import kind_of
+
+        return tuple(sorted({w for s in self.steps for w in kind_of(s).workflows_used(s)}))

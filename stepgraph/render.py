@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .errors import ErrorCode
 from .exceptions import StepgraphError
 from .graph import Scope, analyze_graph
-from .model import Step, StepType, Workflow
+from .model import Step, Workflow
+from .steps import KINDS, kind_of
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import graphviz
 
 __all__ = [
+    "Pen",
     "RenderError",
     "GraphvizNotFoundError",
     "FORMATS",
@@ -120,49 +121,6 @@ def _shorten(text: str) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _detail(step: Step) -> str:
-    """The one thing worth reading about a step besides its id and type."""
-    param = step.param
-    kind = step.step_type
-    if kind is StepType.TRIGGER:
-        trigger = str(param("kind", "api"))
-        for key in ("cron", "rate"):
-            if param(key) is not None:
-                return f"{trigger}: {param(key)}"
-        return trigger
-    if kind is StepType.AGENT_EXECUTION:
-        return f"agent: {param('agent_id', '?')}"
-    if kind is StepType.CONDITION:
-        return f"if {param('condition', '?')}"
-    if kind is StepType.LOOP:
-        mode = " (distributed)" if param("mode") == "distributed" else ""
-        return f"each of {param('items', '?')}{mode}"
-    if kind is StepType.PARALLEL:
-        join = param("join")
-        return f"join: {join}" if join else "no join"
-    if kind is StepType.HUMAN_APPROVAL:
-        approvers = param("approvers", ())
-        names = ", ".join(str(a) for a in approvers) if isinstance(approvers, (tuple, list)) else str(approvers)
-        return f"approvers: {names}"
-    if kind is StepType.TOOL_CALL:
-        return f"tool: {param('tool', '?')}"
-    if kind is StepType.DATA_TRANSFORM:
-        if param("jsonata") is not None:
-            return f"jsonata: {param('jsonata')}"
-        output = param("output")
-        if hasattr(output, "keys"):
-            return "output: {" + ", ".join(str(k) for k in output.keys()) + "}"
-        return f"output: {output}" if output is not None else ""
-    if kind is StepType.API_CALL:
-        return f"{str(param('method', 'GET')).upper()} {param('url', '?')}"
-    if kind is StepType.DELAY:
-        if param("until") is not None:
-            return f"until {param('until')}"
-        seconds = param("seconds", "?")
-        return f"wait {seconds} s" if isinstance(seconds, (int, float)) else f"wait {seconds}"
-    return ""  # pragma: no cover - every type is covered above
-
-
 class _Keys:
     """Node ids for the picture: ``s_`` + the step id (``-`` → ``_``), unique, never a keyword."""
 
@@ -192,12 +150,59 @@ def _leaves(scope: Scope, by_id: dict[str, Step]) -> list[str]:
     leaves = []
     for sid in scope.members:
         step = by_id[sid]
-        targets = list(step.next_steps) + list(step.else_steps)
-        if step.step_type is StepType.PARALLEL:
-            targets = [step.param("join")] if isinstance(step.param("join"), str) else []
-        if not any(t in members for t in targets):
+        if not any(t in members for t in kind_of(step).successors(step)):
             leaves.append(sid)
     return leaves
+
+
+class Pen:
+    """What a step kind draws its edges with (:meth:`stepgraph.steps.base.StepKind.draw`).
+
+    Bound to one step, its scope and the sub-graphs it owns; edge styles are the words of the
+    workflow format (``true``, ``approved``, ``each``, ``branch``, ``join``, ``done`` …).
+    """
+
+    def __init__(self, step: Step, scope: Scope | None, children: list[Scope], key, nodes, edges, placement, resolve, by_id):
+        self.step, self.scope, self.children = step, scope, children
+        self._key, self._nodes, self._edges, self._placement, self._resolve, self._by_id = key, nodes, edges, placement, resolve, by_id
+
+    def link(self, target: str | None, label: str = "", style: str = "normal") -> str | None:
+        """An edge to ``target`` (or to where the scope ends when ``None``); returns the node reached."""
+        node, how = self._resolve(self.scope, target)
+        if node is None:
+            return None
+        if how == "join" and not label:
+            label, style = "join", "join"
+        self._edges.append(_Edge(self._key(self.step.step_id), node, label, style))
+        return node
+
+    def fail(self, code: str, label: str, style: str) -> None:
+        """An edge to a ``fails`` box showing ``code``, placed next to the step."""
+        k = self._key(self.step.step_id)
+        fail = f"n_fail_{k}"
+        self._nodes[fail] = _Node(fail, "fail", "fails", (code,))
+        items = self._placement.get(k)
+        if items is not None:
+            items.insert(items.index(k) + 1, fail)
+        self._edges.append(_Edge(k, fail, label, style))
+
+    def into_sub_scopes(self, label: str, style: str) -> None:
+        """An edge into each sub-graph the step owns (a loop body, parallel branches)."""
+        for child in self.children:
+            self._edges.append(_Edge(self._key(self.step.step_id), self._key(child.entry), label, style))
+
+    def after_sub_scopes(self, target: str | None) -> None:
+        """A ``done`` edge to what follows the sub-graphs, drawn below them."""
+        done = self.link(target, "done", "done")
+        if done is not None:  # draw the next step below the loop body / the branches
+            for child in self.children:
+                for leaf in _leaves(child, self._by_id):
+                    self._edges.append(_Edge(self._key(leaf), done, style="invisible"))
+
+    def join_without_branches(self, join: str) -> None:
+        """A ``join`` edge from the step itself when no branch carries one."""
+        if not self.children and join in self._by_id:
+            self.link(join, "join", "join")
 
 
 def _layout(workflow: Workflow) -> _Layout:
@@ -213,14 +218,13 @@ def _layout(workflow: Workflow) -> _Layout:
             children.setdefault(scope.owner, []).append(scope)
     groups = iter(range(1, 1_000_000))
 
+    placement: dict[str, list] = {}
+
     def add_step(step: Step, items: list) -> None:
         k = key(step.step_id)
-        nodes[k] = _Node(k, step.step_type.value, step.step_id, (step.step_type.value, *_shorten(_detail(step))))
+        nodes[k] = _Node(k, str(step.step_type), step.step_id, (str(step.step_type), *_shorten(kind_of(step).detail(step))))
         items.append(k)
-        if step.step_type is StepType.HUMAN_APPROVAL and not step.else_steps:
-            fail = f"n_fail_{k}"
-            nodes[fail] = _Node(fail, "fail", "fails", (ErrorCode.APPROVAL_REJECTED.value,))
-            items.append(fail)
+        placement[k] = items
 
     def fill(scope: Scope, items: list) -> None:
         for sid in scope.members:
@@ -250,44 +254,9 @@ def _layout(workflow: Workflow) -> _Layout:
             return key(scope.boundary), "join"
         return None, "end"  # a loop body (or a join-less branch) just ends
 
-    def link(step: Step, scope: Scope | None, target: str | None, label: str = "", style: str = "normal") -> str | None:
-        node, how = resolve(scope, target)
-        if node is None:
-            return None
-        if how == "join" and not label:
-            label, style = "join", "join"
-        edges.append(_Edge(key(step.step_id), node, label, style))
-        return node
-
     for step in by_id.values():  # a repeated step id: the first one is drawn
-        scope = analysis.scope_of.get(step.step_id)
-        kind = step.step_type
-        if kind is StepType.CONDITION:
-            link(step, scope, _first(step.next_steps), "true", "true")
-            link(step, scope, _first(step.else_steps), "false", "false")
-        elif kind is StepType.HUMAN_APPROVAL:
-            link(step, scope, _first(step.next_steps), "approved", "approved")
-            if step.else_steps:
-                link(step, scope, _first(step.else_steps), "rejected", "rejected")
-            else:
-                edges.append(_Edge(key(step.step_id), f"n_fail_{key(step.step_id)}", "rejected", "rejected"))
-        elif kind in (StepType.LOOP, StepType.PARALLEL):
-            join = step.param("join") if kind is StepType.PARALLEL else None
-            for child in children.get(step.step_id, []):
-                label, style = ("each item", "each") if kind is StepType.LOOP else ("branch", "branch")
-                edges.append(_Edge(key(step.step_id), key(child.entry), label, style))
-            if kind is StepType.PARALLEL and isinstance(join, str):
-                if not children.get(step.step_id) and join in by_id:
-                    link(step, scope, join, "join", "join")  # no branch to carry the join edge
-                continue
-            after = _first(step.next_steps) if kind is StepType.LOOP else None  # a join-less parallel ends its scope
-            done = link(step, scope, after, "done", "done")
-            if done is not None:  # draw the next step below the loop body / the branches
-                for child in children.get(step.step_id, []):
-                    for leaf in _leaves(child, by_id):
-                        edges.append(_Edge(key(leaf), done, style="invisible"))
-        else:
-            link(step, scope, _first(step.next_steps))
+        kind_of(step).draw(step, Pen(step, analysis.scope_of.get(step.step_id), children.get(step.step_id, []),
+                                     key, nodes, edges, placement, resolve, by_id))
     if any(e.target == _END for e in edges):
         nodes[_END] = _Node(_END, "end", "end", ("result",))
         top.append(_END)
@@ -298,32 +267,14 @@ def _layout(workflow: Workflow) -> _Layout:
 
 #: Mermaid node shapes: (opening, closing) around the quoted label.
 _MERMAID_SHAPES: dict[str, tuple[str, str]] = {
-    "trigger": ("([", "])"),
-    "agent_execution": ("(", ")"),
-    "condition": ("{", "}"),
-    "loop": ("[[", "]]"),
-    "parallel": ("[[", "]]"),
-    "human_approval": ("{", "}"),
-    "tool_call": ("[", "]"),
-    "data_transform": ("[/", "/]"),
-    "api_call": (">", "]"),
-    "delay": ("{{", "}}"),
+    **{name: kind.mermaid_shape for name, kind in KINDS.items()},
     "end": ("((", "))"),
     "fail": ("([", "])"),
 }
 
 #: Fill and stroke colours per node kind, shared by both drawings.
 _COLOURS: dict[str, tuple[str, str]] = {
-    "trigger": ("#d1fae5", "#059669"),
-    "agent_execution": ("#dbeafe", "#2563eb"),
-    "condition": ("#fef3c7", "#d97706"),
-    "loop": ("#ede9fe", "#7c3aed"),
-    "parallel": ("#cffafe", "#0891b2"),
-    "human_approval": ("#fce7f3", "#db2777"),
-    "tool_call": ("#ffedd5", "#ea580c"),
-    "data_transform": ("#f3f4f6", "#4b5563"),
-    "api_call": ("#ecfccb", "#65a30d"),
-    "delay": ("#f5f5f4", "#78716c"),
+    **{name: kind.colours for name, kind in KINDS.items()},
     "end": ("#e5e7eb", "#111827"),
     "fail": ("#fee2e2", "#dc2626"),
 }
@@ -410,16 +361,7 @@ _FONT = "Helvetica"
 
 #: Graphviz node attributes per kind (besides the shared colours).
 _GRAPHVIZ_SHAPES: dict[str, dict[str, str]] = {
-    "trigger": {"shape": "box", "style": "rounded,filled,bold"},
-    "agent_execution": {"shape": "box", "style": "rounded,filled"},
-    "condition": {"shape": "diamond", "style": "filled", "margin": "0.02,0.02"},
-    "loop": {"shape": "box", "style": "filled", "peripheries": "2"},
-    "parallel": {"shape": "box", "style": "filled", "peripheries": "2"},
-    "human_approval": {"shape": "diamond", "style": "filled", "margin": "0.02,0.02"},
-    "tool_call": {"shape": "box", "style": "filled"},
-    "data_transform": {"shape": "polygon", "skew": "0.25", "style": "filled", "margin": "0.05,0.02"},
-    "api_call": {"shape": "box", "style": "filled,diagonals"},
-    "delay": {"shape": "hexagon", "style": "filled", "margin": "0.05,0.02"},
+    **{name: kind.graphviz_shape for name, kind in KINDS.items()},
     "end": {"shape": "doublecircle", "style": "filled"},
     "fail": {"shape": "octagon", "style": "filled"},
 }
@@ -438,7 +380,7 @@ _GRAPHVIZ_EDGES: dict[str, dict[str, str]] = {
     "invisible": {"style": "invis"},
 }
 
-_CLUSTER_COLOURS = {"loop": ("#faf5ff", "#7c3aed"), "branch": ("#ecfeff", "#0891b2")}
+_CLUSTER_COLOURS = {"body": ("#faf5ff", "#7c3aed"), "branch": ("#ecfeff", "#0891b2")}
 
 
 def _graphviz_label(node: _Node) -> str:

@@ -15,6 +15,7 @@ __all__ = [
     "API_CALL_FUNCTION",
     "APPROVAL_FUNCTION",
     "agent_runtime_key",
+    "state_machine_key",
     "placeholder",
 ]
 
@@ -41,6 +42,19 @@ def agent_runtime_key(agent_id: str) -> str:
     'AgentRuntimeArn_support_agent'
     """
     return f"AgentRuntimeArn_{agent_id}"
+
+
+def state_machine_key(workflow_name: str) -> str:
+    """Return the substitution key of a workflow's state machine ARN (a ``subflow`` step's child).
+
+    Workflow names may hold ``-``, which a CloudFormation-friendly key avoids.
+
+    Examples
+    --------
+    >>> state_machine_key("order-digest")
+    'StateMachineArn_order_2Ddigest'
+    """
+    return "StateMachineArn_" + "".join(ch if ch.isalnum() else f"_{ord(ch):X}" for ch in workflow_name)
 
 
 def placeholder(key: str) -> str:

@@ -42,6 +42,8 @@ class CompiledWorkflowLike(Protocol):
     name: str
     agent_ids: tuple[str, ...]
     substitution_keys: frozenset[str]
+    child_workflows: tuple[str, ...]
+    deployments: tuple[Any, ...]
 
     def to_json(self) -> str: ...
 
@@ -86,6 +88,9 @@ class WorkflowResources:
         ``ApiCallFunctionArn``, ``ApprovalFunctionArn``). Default: none.
     runtimes:
         AgentCore runtimes by agent id (``${AgentRuntimeArn_<agent_id>}``). Default: none.
+    state_machines:
+        State machines of other workflows by workflow name, for ``subflow`` steps
+        (``${StateMachineArn_<name>}``). Default: none.
     """
 
     results_bucket: s3.IBucket
@@ -93,6 +98,7 @@ class WorkflowResources:
     results_topic_key: kms.IKey | None = None
     functions: Mapping[str, lambda_.IFunction] = field(default_factory=dict)
     runtimes: Mapping[str, agentcore.IBedrockAgentRuntime] = field(default_factory=dict)
+    state_machines: Mapping[str, sfn.IStateMachine] = field(default_factory=dict)
 
     def values(self) -> dict[str, str]:
         """Return every substitution this set of resources can fill, by key."""
@@ -104,6 +110,8 @@ class WorkflowResources:
             values[key] = function.function_arn
         for agent_id, runtime in self.runtimes.items():
             values[keys.agent_runtime_key(agent_id)] = runtime.agent_runtime_arn
+        for workflow_name, machine in self.state_machines.items():
+            values[keys.state_machine_key(workflow_name)] = machine.state_machine_arn
         return values
 
 
@@ -305,6 +313,34 @@ class WorkflowStateMachine(Construct):
             )
         if keys.RESULTS_TOPIC in used:
             grant_publish(self.state_machine, resources.results_topic, resources.results_topic_key)
+        children = [resources.state_machines[name] for name in compiled.child_workflows]
+        if children:
+            self._grant_subflows(children)
+
+    def _grant_subflows(self, children: list[sfn.IStateMachine]) -> None:
+        """What ``startExecution.sync:2`` needs, on exactly the child state machines (Step Functions
+        developer guide, "IAM policies for starting Step Functions executions", synchronous):
+        start them, describe and stop their executions, and the managed EventBridge rule
+        through which Step Functions learns that a child finished."""
+        for child in children:
+            child.grant_start_execution(self.state_machine)
+            child.grant_execution(self.state_machine, "states:DescribeExecution", "states:StopExecution")
+        stack = cdk.Stack.of(self)
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="SubflowCompletionEvents",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[stack.format_arn(service="events", resource="rule",
+                                            resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule")],
+            )
+        )
+        acknowledge_matching(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "A subflow step runs a child workflow as a nested execution named at run time; "
+            "Describe/StopExecution are limited to the executions of that child state machine.",
+            pattern=r"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*",
+        )
 
     def _grant_distributed_map(self, name: str) -> None:
         """What a Distributed Map's child workflow executions need (Step Functions' "IAM policies

@@ -20,10 +20,11 @@ from typing import Any
 
 from ..expressions import jsonata
 from ..graph import analyze_graph
-from ..model import StepType, Workflow
+from ..model import Workflow
 from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, placeholder
+from . import document as doc
 from .asl import HelperState, StateType, jsonata_string
-from .states import ScopeCompiler
+from .scope import ScopeCompiler
 
 __all__ = ["CompiledWorkflow", "compile_workflow", "SNS_INLINE_RESULT_LIMIT", "result_key"]
 
@@ -52,13 +53,27 @@ class CompiledWorkflow:
     agent_ids:
         Agents the state machine invokes.
     tools:
-        Tools its ``tool_call`` steps use.
+        Tools its steps call.
+    child_workflows:
+        Workflows it runs as nested executions (``subflow`` steps): the stack grants it
+        ``states:StartExecution`` on exactly those state machines.
+    deployments:
+        Typed descriptors of what its steps need deployed besides the state machine (a
+        :class:`~stepgraph.steps.trigger.ScheduleDeployment`, a
+        :class:`~stepgraph.steps.trigger.WebhookDeployment` …); the stacks read these, never
+        the workflow's raw parameters.
     """
 
     name: str
     definition: dict[str, Any]
     agent_ids: tuple[str, ...]
     tools: tuple[str, ...] = ()
+    child_workflows: tuple[str, ...] = ()
+    deployments: tuple[Any, ...] = ()
+
+    def deployments_of(self, kind: type) -> tuple[Any, ...]:
+        """The descriptors of one type, e.g. ``compiled.deployments_of(ScheduleDeployment)``."""
+        return tuple(d for d in self.deployments if isinstance(d, kind))
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The definition as JSON text, as ``DefinitionBody.from_string`` takes it."""
@@ -84,18 +99,16 @@ class CompiledWorkflow:
 
 
 def _tail(workflow: Workflow) -> dict[str, Any]:
-    session = ("($sid := $states.input.input.session_id; $sid2 := $states.input.input.sessionId; "
-               "$exists($sid) and $sid != null ? $string($sid) : ($exists($sid2) and $sid2 != null ? $string($sid2) : "
-               "$states.context.Execution.Name))")
+    session = doc.session_id()
     record = (
-        "($failed := $exists($states.input.error); "
+        f"($failed := $exists({doc.field(doc.ERROR)}); "
         "{\"executionArn\": $states.context.Execution.Id, "
         "\"executionName\": $states.context.Execution.Name, "
         f"\"workflowName\": {jsonata(workflow.name)}, "
         f"\"sessionId\": {session}, "
         "\"status\": $failed ? 'failed' : 'completed', "
-        "\"result\": $failed ? null : ($exists($states.input.last) ? $states.input.last : null), "
-        "\"error\": $failed ? $states.input.error : null, "
+        f"\"result\": $failed ? null : {doc.output_value(doc.field(doc.LAST))}, "
+        f"\"error\": $failed ? {doc.field(doc.ERROR)} : null, "
         "\"startedAt\": $states.context.Execution.StartTime, "
         "\"completedAt\": $now()})"
     )
@@ -153,7 +166,7 @@ def _tail(workflow: Workflow) -> dict[str, Any]:
         HelperState.FAILED.value: {
             "Type": StateType.FAIL.value,
             "Error": jsonata_string("$states.input.error.code"),
-            "Cause": jsonata_string("$string($states.input.error.message)"),
+            "Cause": jsonata_string(f"$string({doc.field(doc.ERROR)}.message)"),
         },
     }
 
@@ -196,5 +209,8 @@ def compile_workflow(workflow: Workflow) -> CompiledWorkflow:
         "StartAt": body["StartAt"],
         "States": states,
     }
-    tools = tuple(sorted({str(s.param("tool")) for s in workflow.steps_of_type(StepType.TOOL_CALL)}))
-    return CompiledWorkflow(name=workflow.name, definition=definition, agent_ids=workflow.agent_ids, tools=tools)
+    from ..steps import kind_of
+
+    deployments = tuple(d for s in workflow.steps if (d := kind_of(s).deployment(s)) is not None)
+    return CompiledWorkflow(name=workflow.name, definition=definition, agent_ids=workflow.agent_ids,
+                            tools=workflow.tool_names, child_workflows=workflow.child_workflows, deployments=deployments)

@@ -1,4 +1,4 @@
-"""Amazon States Language vocabulary: state types, helper state names, shared JSONata pieces."""
+"""Amazon States Language vocabulary: state types, helper state names, the error mapping."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from enum import Enum
 
 from ..errors import ErrorCode
 from ..expressions import jsonata
+from .document import jsonata_string, merge_step_output, output_value
 
-__all__ = ["StateType", "HelperState", "jsonata_string", "merge_step_output", "error_object"]
+__all__ = ["StateType", "HelperState", "jsonata_string", "merge_step_output", "output_value", "error_object"]
 
 
 class StateType(str, Enum):
@@ -41,29 +42,6 @@ class HelperState(str, Enum):
 _CODES = jsonata([c.value for c in ErrorCode])
 
 
-def jsonata_string(expression: str) -> str:
-    """Wrap a JSONata expression as an ASL field value: ``{% expression %}``."""
-    return "{% " + expression + " %}"
-
-
-def merge_step_output(step_id: str, value: str) -> str:
-    """JSONata for the state document after ``step_id`` produced ``value``.
-
-    The document keeps every step's output under ``steps.<step_id>`` and the latest one under
-    ``last`` (the input of the next step and, at the end, the workflow's result). A value that
-    is undefined becomes ``null``.
-    """
-    return (
-        f"($o := {value}; $out := $exists($o) ? $o : null; "
-        f"$merge([$states.input, {{\"steps\": $merge([$states.input.steps, {{{jsonata(step_id)}: $out}}]), \"last\": $out}}]))"
-    )
-
-
-def output_value(value: str) -> str:
-    """JSONata for a value that must not be undefined (undefined becomes ``null``)."""
-    return f"($o := {value}; $exists($o) ? $o : null)"
-
-
 def error_object(step_id: str, default_code: str) -> str:
     """JSONata turning ``$states.errorOutput`` into ``{"code", "message", "step"}`` (SPEC §5).
 
@@ -71,12 +49,19 @@ def error_object(step_id: str, default_code: str) -> str:
     ``States.HeartbeatTimeout`` become ``TIMEOUT``; Lambda throttling becomes ``RATE_LIMIT``;
     anything else becomes ``default_code`` with the original error name in the message.
     A ``Cause`` that is JSON (a Lambda error, or an error re-raised from a loop body or a
-    parallel branch) gives the message and, when present, the failing step.
+    parallel branch) gives the message and, when present, the failing step. A nested
+    execution's failure (``startExecution.sync``: ``States.TaskFailed`` whose ``Cause`` is the
+    child's DescribeExecution) is read through to the child's own ``Error`` and ``Cause``.
     """
     return (
-        "($e := $states.errorOutput; $err := $e.Error; $c := $e.Cause; "
-        "$p := ($type($c) = 'string' and $substring($c, 0, 1) = '{' and $substring($c, -1) = '}') ? $parse($c) : null; "
+        "($e := $states.errorOutput; $err0 := $e.Error; $c0 := $e.Cause; "
+        "$p0 := ($type($c0) = 'string' and $substring($c0, 0, 1) = '{' and $substring($c0, -1) = '}') ? $parse($c0) : null; "
+        # a nested execution (subflow) that failed: its DescribeExecution, with the child's own Error and Cause
+        "$nested := $type($p0) = 'object' and $exists($p0.ExecutionArn) and $exists($p0.Error); "
+        "$err := $nested ? $p0.Error : $err0; $c := $nested ? $p0.Cause : $c0; "
+        "$p := $nested ? null : $p0; "
         "$msg := $p.errorMessage ? $p.errorMessage : ($p.message ? $p.message : ($c ? $c : $err)); "
+        "$msg := $nested ? ('nested execution ' & $p0.Name & ' failed: ' & $msg) : $msg; "
         f"$known := $err in {_CODES}; "
         "$code := $known ? $err : "
         "($err in ['States.Timeout', 'States.HeartbeatTimeout'] ? 'TIMEOUT' : "

@@ -12,6 +12,11 @@ Language locally"):
   does (``x-amz-function-error`` + ``{"errorType", "errorMessage"}``), so ``Retry``/``Catch``
   match the exception's class name.
 * **Time**: ``Wait`` states and retry back-offs can be fast-forwarded.
+* **Nested executions** (``arn:aws:states:::states:startExecution.sync:2``, a ``subflow``
+  step): moto's copy of the interpreter leaves the parameter and response normalisation of
+  its Step Functions integration empty, so ``StateMachineArn`` never reaches botocore's
+  ``stateMachineArn`` and the answer keeps botocore's ``executionArn`` where the integration
+  (and AWS) says ``ExecutionArn``. Both are translated here, top-level keys only, as AWS does.
 
 These touch private names; :func:`check_seams` fails loudly if moto moved them.
 """
@@ -226,9 +231,15 @@ def check_seams() -> None:
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
         from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+            StateTaskServiceSfn,
+        )
     except ImportError as exc:  # pragma: no cover - only when moto moves
         raise SeamError(f"moto layout changed: {exc}; stepgraph pins moto==5.2.5") from exc
     problems = []
+    for name in ("_normalise_parameters", "_normalise_response", "_eval_service_task"):
+        if not hasattr(StateTaskServiceSfn, name):
+            problems.append(f"StateTaskServiceSfn.{name}")
     if not hasattr(moto_jsonata, "_eval_jsonata"):
         problems.append("moto.stepfunctions.parser.asl.jsonata.jsonata._eval_jsonata")
     if not hasattr(LambdaSimpleBackend, "invoke"):
@@ -272,6 +283,7 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None)
         return registry.invoke(function_name, body, response_headers)
 
     LambdaSimpleBackend.invoke = invoke
+    _install_nested_executions()
 
     if fast_forward is None:
         WaitFunction._wait_interval = _installed["wait"]
@@ -292,3 +304,50 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None)
 
     WaitFunction._wait_interval = wait_interval
     retrier_decl.time = _FastTime()
+
+
+def _pascal_keys(value: Any) -> None:
+    """Top-level keys of a botocore answer in the Step Functions integration's PascalCase; dates as epoch ms."""
+    from datetime import datetime
+
+    if not isinstance(value, dict):
+        return
+    for key in list(value):
+        new = key[:1].upper() + key[1:]
+        item = value.pop(key)
+        value[new] = int(item.timestamp() * 1000) if isinstance(item, datetime) else item
+
+
+def _install_nested_executions() -> None:
+    """Close the gaps of moto's ``states:startExecution`` integration (see the module docstring)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    if "sfn_parameters" in _installed:
+        return
+    _installed["sfn_parameters"] = StateTaskServiceSfn._normalise_parameters
+    _installed["sfn_eval"] = StateTaskServiceSfn._eval_service_task
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+
+    def normalise_parameters(self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+        _installed["sfn_parameters"](self, parameters, boto_service_name, service_action_name)
+        action = service_action_name or self.resource.api_action
+        operation = model.operation_model(action[:1].upper() + action[1:])
+        members = {m.lower(): m for m in operation.input_shape.members}
+        for key in list(parameters):
+            if key.lower() in members and members[key.lower()] != key:
+                parameters[members[key.lower()]] = parameters.pop(key)
+
+    def normalise_response(self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+        _pascal_keys(response)
+
+    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        _installed["sfn_eval"](self, env, *args, **kwargs)
+        _pascal_keys(env.stack[-1])
+
+    StateTaskServiceSfn._normalise_parameters = normalise_parameters
+    StateTaskServiceSfn._normalise_response = normalise_response
+    StateTaskServiceSfn._eval_service_task = eval_service_task

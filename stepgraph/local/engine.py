@@ -31,7 +31,8 @@ from types import ModuleType
 from typing import Any, Callable, Iterator
 
 from ..compiler import CompiledWorkflow, compile_workflow, result_key
-from ..exceptions import StepgraphError
+from ..compiler.document import decode_exit, is_step_state
+from ..exceptions import ProjectError, StepgraphError, WorkflowValidationError
 from ..project import Project
 from ..substitutions import (
     API_CALL_FUNCTION,
@@ -41,6 +42,7 @@ from ..substitutions import (
     RESULTS_TOPIC,
     TOOL_FUNCTION,
     agent_runtime_key,
+    state_machine_key,
 )
 from .agentcore import AgentCoreGateway, local_runtime_arn
 from .emulator import FastForward, LambdaRegistry, install_seams
@@ -206,6 +208,8 @@ class LocalEngine:
         self.substitutions: dict[str, str] = {}
         self.topic_arn = ""
         self.chain_queue_url: str | None = None
+        #: Upstream workflow → ``(route, error)`` for chain targets whose files are invalid.
+        self.chain_problems: dict[str, list[tuple[dict[str, str], WorkflowValidationError]]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -329,7 +333,12 @@ class LocalEngine:
         for upstream, targets in routes.items():
             sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn,
                           Attributes={"FilterPolicy": json.dumps(filter_policy(upstream, targets))})
-            local_routes[upstream] = [dict(t, state_machine_arn=self.deploy(t["workflow"])) for t in targets]
+            local_routes[upstream] = []
+            for target in targets:
+                try:
+                    local_routes[upstream].append(dict(target, state_machine_arn=self.deploy(target["workflow"])))
+                except WorkflowValidationError as exc:  # reported when a run would chain to it
+                    self.chain_problems.setdefault(upstream, []).append((target, exc))
         self._set_env({"CHAIN_ROUTES": json.dumps(local_routes)})
 
     def _deliver_chain_messages(self) -> list[str]:
@@ -361,12 +370,18 @@ class LocalEngine:
         ------
         EngineError
             When the workflow is unknown or needs a Lambda handler the project lacks.
+        WorkflowValidationError
+            When the workflow's file (or a subflow's) is invalid: every problem of it.
         """
         if workflow_name in self.state_machines:
             return self.state_machines[workflow_name]
-        if workflow_name not in self.project.workflows:
-            raise EngineError(f"unknown workflow '{workflow_name}' (known: {', '.join(sorted(self.project.workflows))})")
-        compiled = compile_workflow(self.project.workflows[workflow_name])
+        try:
+            workflow = self.project.workflow(workflow_name)
+        except ProjectError as exc:
+            raise EngineError(str(exc)) from exc
+        compiled = compile_workflow(workflow)
+        for child in compiled.child_workflows:  # a subflow's state machine exists before its parent's
+            self.substitutions[state_machine_key(child)] = self.deploy(child)
         missing = sorted(compiled.substitution_keys - set(self.substitutions))
         if missing:
             raise EngineError(f"workflow {workflow_name} needs {missing}, which this project does not provide locally")
@@ -424,20 +439,16 @@ class LocalEngine:
         ts: datetime = event["timestamp"]
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
-            return StepEvent("step_start" if " " not in name else "record", name, ts)
+            return StepEvent("step_start" if is_step_state(name) else "record", name, ts)
         if kind.endswith("StateExited"):
             details = event["stateExitedEventDetails"]
             name = details["name"]
-            if " " in name:
+            if not is_step_state(name):
                 return None
-            output = _parse(details.get("output"))
-            if isinstance(output, dict) and isinstance(output.get("steps"), dict) and name in output["steps"]:
-                output = output["steps"][name]
-            elif isinstance(output, dict) and "error" in output and "steps" in output:
-                return StepEvent("step_failed", name, ts, {"error": output["error"]})
-            elif isinstance(output, dict) and "steps" in output and "last" in output:
-                output = output["last"]  # a condition passes its input through
-            return StepEvent("step_complete", name, ts, {"output": output})
+            exit_ = decode_exit(name, details.get("output"))
+            if exit_.kind == "failed":
+                return StepEvent("step_failed", name, ts, {"error": exit_.error})
+            return StepEvent("step_complete", name, ts, {"output": exit_.output})
         if kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut"):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             return StepEvent("step_retry", "", ts, {"error": details.get("error"), "cause": details.get("cause")})
@@ -531,6 +542,10 @@ class LocalEngine:
         """
         for downstream_arn in self._deliver_chain_messages():
             result.chained.append(self.follow(downstream_arn, on_event=on_event, on_approval=on_approval))
+        workflow_name = str(result.record.get("workflowName"))
+        for route, error in self.chain_problems.get(workflow_name, []):
+            if route.get("when", "completed") in ("any", result.status):
+                raise EngineError(f"on_complete of {workflow_name} would start workflow '{route['workflow']}', which is invalid: {error}")
         return result.chained
 
     def follow(self, execution_arn: str, *, on_event: Callable[[StepEvent], None] | None = None,

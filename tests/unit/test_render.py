@@ -53,6 +53,8 @@ def full_document() -> dict[str, Any]:
             {"step_id": "notify", "step_type": "api_call",
              "parameters": {"url": "https://hooks.example.com/notify", "method": "POST"}, "next_steps": ["merge"]},
             {"step_id": "score", "step_type": "agent_execution", "parameters": {"agent_id": "scorer"},
+             "next_steps": ["audit"]},
+            {"step_id": "audit", "step_type": "subflow", "parameters": {"workflow": "audit-trail"},
              "next_steps": ["settle"]},
             {"step_id": "settle", "step_type": "delay", "parameters": {"until": "{{input.deadline}}"}},
             {"step_id": "merge", "step_type": "data_transform",

@@ -491,3 +491,30 @@ def test_validate_does_not_change_the_document() -> None:
     before = copy.deepcopy(document)
     issues_of(document)
     assert document == before
+
+
+def test_subflow_naming_an_unknown_workflow_is_a_validation_error() -> None:
+    parsed = parse_workflow({"name": "parent", "steps": [
+        {"step_id": "trigger", "step_type": "trigger", "next_steps": ["nested"]},
+        {"step_id": "nested", "step_type": "subflow", "parameters": {"workflow": "nowhere"}},
+    ]})
+    issues = validate_workflow(parsed.workflow, workflows={"parent", "child"})
+    assert [(i.step_id, i.path) for i in issues] == [("nested", "steps[1].parameters.workflow")]
+    assert "unknown workflow 'nowhere'" in issues[0].message and "child" in issues[0].message
+
+
+def test_subflow_cycles_with_on_complete_are_rejected_across_workflows(tmp_path) -> None:
+    from stepgraph import load_project
+
+    (tmp_path / "workflows").mkdir()
+    documents = {
+        "a": {"name": "a", "steps": [{"step_id": "t", "step_type": "trigger", "next_steps": ["run_b"]},
+                                     {"step_id": "run_b", "step_type": "subflow", "parameters": {"workflow": "b"}}]},
+        "b": {"name": "b", "on_complete": [{"workflow": "a", "when": "any"}],
+              "steps": [{"step_id": "t", "step_type": "trigger"}]},
+    }
+    for name, document in documents.items():
+        (tmp_path / "workflows" / f"{name}.json").write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(WorkflowValidationError) as exc:
+        load_project(tmp_path)
+    assert any("run each other forever (on_complete and subflow): a -> b -> a" in i.message for i in exc.value.issues)
