@@ -641,11 +641,12 @@ class _Converter:
         if mode == "first_available" or combine == "first":
             self.notes.append(f"step '{s.new}': merge 'first_available' waits for every dependency here and takes the first listed")
             first = deps[0] if deps else None
-            return self.transform({"mode": mode, "source_step": self.src[first].new if first else None,
+            return self.transform({"mode": mode, "source_step": first,
                                    "data": self.ref(first, [], s.new) if first else None,
                                    "completed_count": len(deps), "total_dependencies": len(deps)})
-        data: Any = [self.ref(o, [], s.new) for o in deps] if combine == "array" else {self.src[o].new: self.ref(o, [], s.new) for o in deps}
-        return self.transform({"mode": mode, "data": data, "sources": [self.src[o].new for o in deps],
+        # keyed by the elevAIte step ids, as elevAIte does, so paths like "<merge>.data.<dep>.x" still resolve
+        data: Any = [self.ref(o, [], s.new) for o in deps] if combine == "array" else {o: self.ref(o, [], s.new) for o in deps}
+        return self.transform({"mode": mode, "data": data, "sources": list(deps),
                                "completed_count": len(deps), "total_dependencies": len(deps)})
 
     def step_output(self, s: _Src) -> dict:
@@ -654,7 +655,7 @@ class _Converter:
         if len(deps) == 1:
             data: Any = self.ref(deps[0], [], s.new)
         else:
-            data = {self.src[o].new: self.ref(o, [], s.new) for o in deps}
+            data = {o: self.ref(o, [], s.new) for o in deps}  # nested under the elevAIte step ids, as elevAIte does
         return self.transform({"step_id": s.new, "label": params.get("label", "Output"),
                                "format": params.get("format", "auto"), "data": data, "success": True})
 

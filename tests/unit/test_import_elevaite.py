@@ -100,9 +100,11 @@ def test_convert_several_entry_steps_run_as_a_parallel_after_the_trigger(convers
 
 def test_convert_reads_parallel_branch_outputs_through_the_parallel(conversions):
     steps = _steps(conversions["campaign-numbers"])
-    assert steps["both_regions"]["parameters"]["output"]["data"] == {
-        "north_region": "{{steps.fan_out.output.north_region}}", "south_region": "{{steps.fan_out.output.south_region}}"}
-    assert steps["tally"]["parameters"]["output"]["result"]["merged"] == "{{steps.fan_out_2.output.combine_regions.result}}"
+    assert steps["both_regions"]["parameters"]["output"]["data"] == {  # keyed by elevAIte's ids, as elevAIte's merge does
+        "north": "{{steps.fan_out.output.north_region}}", "south": "{{steps.fan_out.output.south_region}}"}
+    assert steps["tally"]["parameters"]["output"]["result"]["merged"] == "{{steps.fan_out_2.output.combine_regions.result.data}}"
+    assert steps["add_clicks"]["parameters"]["arguments"] == {
+        "a": "{{steps.tally.output.result.north.north_clicks}}", "b": "{{steps.fan_out_2.output.combine_regions.result.data.south_clicks}}"}
 
 
 def test_convert_tool_result_path_reads_the_tool_value(conversions):
