@@ -19,13 +19,6 @@ ELEVAITE = ROOT / "tests" / "workflows" / "elevaite"
 CHAT = {"trigger": {"kind": "chat", "current_message": "the spring sale"}, "session_id": "elevaite-import-session-0001"}
 
 
-def subflow_registered() -> bool:
-    """True once the core knows the ``subflow`` step type (issue 12, item 8)."""
-    from stepgraph.model import StepType
-
-    return "subflow" in {t.value for t in StepType}
-
-
 @pytest.fixture(scope="module")
 def stand_in_tools() -> Iterator[list]:
     """``add_numbers``, ``publish_post`` and ``fetch_metrics`` registered for this module, removed afterwards."""
@@ -62,8 +55,6 @@ def converted(tmp_path_factory, stand_in_tools):
         (root / name).symlink_to(ROOT / name)
     runnable = []
     for conversion in conversions:
-        if conversion.subflows and not subflow_registered():
-            continue
         shutil.copy(out / "workflows" / f"{conversion.name}.json", root / "workflows")
         runnable.append(conversion.name)
     return root, runnable
@@ -121,7 +112,6 @@ def test_converted_condition_runs_the_gated_agent(engine):
     assert result.record["result"]["response"] == "[Alert Writer stand-in] Clicks today: 150"
 
 
-@pytest.mark.skipif(not subflow_registered(), reason="subflow not registered (issue 12 item 8)")
 def test_converted_subflow_runs_the_child_workflow(engine):
     result = engine.run("sum-then-double", {})
     assert result.status == "completed"

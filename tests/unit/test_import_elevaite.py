@@ -13,18 +13,12 @@ from stepgraph.cli import app
 from stepgraph.importers import ElevaiteImportError, convert_elevaite, import_elevaite_files
 from stepgraph.importers.elevaite_expr import schedule_parameters
 from stepgraph.loader import parse_workflow
-from stepgraph.model import StepType
 from stepgraph.validation import validate_workflow
 
 ELEVAITE = Path(__file__).resolve().parents[1] / "workflows" / "elevaite"
 DOCUMENTS = sorted(ELEVAITE.glob("*.json"))
 #: Tools the fixture documents call; the functional test registers stand-ins under these names.
 STAND_IN_TOOLS = {"add_numbers", "publish_post", "fetch_metrics"}
-
-
-def subflow_registered() -> bool:
-    """True once the core knows the ``subflow`` step type (issue 12, item 8)."""
-    return "subflow" in {t.value for t in StepType}
 
 
 def _steps(conversion) -> dict[str, dict]:
@@ -63,12 +57,9 @@ def test_convert_fixture_set_covers_seven_documents(conversions):
 
 def test_converted_documents_validate_with_their_agents_and_tools(conversions):
     for name, conversion in conversions.items():
-        if "subflow" in {s["step_type"] for s in conversion.workflow["steps"]} and not subflow_registered():
-            continue
         assert _issues(conversion) == [], name
 
 
-@pytest.mark.skipif(not subflow_registered(), reason="subflow not registered (issue 12 item 8)")
 def test_converted_subflow_document_validates(conversions):
     assert _issues(conversions["sum-then-double"]) == []
 
