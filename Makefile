@@ -21,6 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# nova-act's own state model checks what `stepgraph deploy-state` writes (the SDK itself is not installed)
+	$(BIN)/python -m pip download --quiet --no-deps nova-act==3.4.187.0 -d $(VENV)/wheels
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
