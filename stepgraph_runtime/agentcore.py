@@ -221,12 +221,17 @@ def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, la
         When connecting or reading exceeds the timeout.
     VALIDATION_ERROR
         When botocore refuses the parameters.
+    botocore.exceptions.NoCredentialsError, PartialCredentialsError, NoRegionError
+        Unchanged: the caller's configuration, not the agent, is at fault.
     """
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
         ConnectTimeoutError,
+        NoCredentialsError,
+        NoRegionError,
         ParamValidationError,
+        PartialCredentialsError,
         ReadTimeoutError,
     )
 
@@ -255,6 +260,8 @@ def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, la
                       aws_code=type(exc).__name__) from exc
     except ParamValidationError as exc:
         raise VALIDATION_ERROR(f"agent {label!r}: {exc}", agent_id=label, step_id=step_id) from exc
+    except (NoCredentialsError, PartialCredentialsError, NoRegionError):
+        raise  # the caller's set-up, not the agent: the CLI names the fix
     except BotoCoreError as exc:
         raise AGENT_ERROR(f"agent {label!r} failed ({type(exc).__name__}): {exc}", agent_id=label, step_id=step_id,
                           aws_code=type(exc).__name__) from exc
