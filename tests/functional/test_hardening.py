@@ -2,7 +2,9 @@
 
 * an agent that hangs past the step's ``timeout_seconds`` receives exactly one ``POST /invocations``
   per attempt (no botocore retry of the read timeout);
-* an agent that dies partway through its ``text/event-stream`` answer fails the step with
+* an event-stream answer cut short (its last event stops mid-JSON, or the connection closes
+  before the announced length) fails the step with ``AGENT_ERROR``; an agent that dies partway
+  through its ``text/event-stream`` answer fails the step with
   ``AGENT_ERROR`` and one failed result record (``test_agent_stream_cut_short.py``: its own engine);
 * an offload reference in the execution input that points at another execution's payload (or
   at a result record) is refused with ``VALIDATION_ERROR`` naming it; the execution's own
@@ -39,6 +41,11 @@ WORKFLOWS = {
         {"step_id": "trigger", "step_type": "trigger", "next_steps": ["agent"]},
         {"step_id": "agent", "step_type": "agent_execution",
          "parameters": {"agent_id": "faulty", "timeout_seconds": 30, "payload": {"mode": "ok", "n": "{{input.doc}}"}}},
+    ]},
+    "cut": {"name": "cut", "steps": [
+        {"step_id": "trigger", "step_type": "trigger", "next_steps": ["agent"]},
+        {"step_id": "agent", "step_type": "agent_execution",
+         "parameters": {"agent_id": "faulty", "timeout_seconds": 30, "payload": {"mode": "{{input.mode}}"}}},
     ]},
     "relays": {"name": "relays", "steps": [
         {"step_id": "trigger", "step_type": "trigger", "next_steps": ["big"]},
@@ -101,6 +108,16 @@ def test_hanging_agent_receives_one_invocation_per_attempt(engine):
     assert result.record["error"]["code"] == "TIMEOUT"
     assert attempts == 2  # the step's retry: max_attempts 2
     assert counter.count - before == attempts  # one POST /invocations per attempt, not two
+
+
+@pytest.mark.parametrize("mode", ["cut-event", "short-body"])
+def test_answer_cut_short_fails_the_step_with_agent_error(engine, mode):
+    result = engine.run("cut", {"mode": mode}, name=f"cut-{mode}")
+
+    assert result.record["status"] == "failed"
+    assert result.record["error"]["code"] == "AGENT_ERROR"
+    assert result.record["error"]["step"] == "agent"
+    assert not any(e.kind == "step_complete" and e.name == "agent" for e in result.events)
 
 
 @pytest.mark.parametrize("key", [
