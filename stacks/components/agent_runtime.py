@@ -19,8 +19,7 @@ from .nag import acknowledge, acknowledge_matching
 
 __all__ = ["AgentRuntime", "model_resource_arns", "RUNTIME_ENDPOINT"]
 
-#: The endpoint every runtime has; AgentCore names the runtime's log group after it.
-RUNTIME_ENDPOINT = "DEFAULT"
+from stepgraph_runtime.agentcore import RUNTIME_ENDPOINT  # noqa: E402 - the endpoint every runtime has; its log group is named after it
 
 #: Files never sent to the Docker build (they only slow it down or leak local state).
 _BUILD_EXCLUDES = [".venv", "venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".git", ".env"]

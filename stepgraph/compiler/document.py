@@ -108,14 +108,12 @@ def session_id() -> str:
     """JSONata for an execution's session id (SPEC §5, §6): ``input.session_id``, else
     ``input.sessionId`` (the chaining shape), else the execution name.
 
-    The same rule as ``stepgraph_runtime.records.record_session_id``; both the result record's
-    ``sessionId`` and the AgentCore runtime session derive from it.
+    The rule is :func:`stepgraph_runtime.records.record_session_id`'s, rendered by its JSONata
+    twin; both the result record's ``sessionId`` and the AgentCore runtime session derive from it.
     """
-    return (
-        f"($sid := {field(INPUT)}.session_id; $sid2 := {field(INPUT)}.sessionId; "
-        "$exists($sid) and $sid != null and $sid != '' ? $string($sid) : "
-        "($exists($sid2) and $sid2 != null and $sid2 != '' ? $string($sid2) : $states.context.Execution.Name))"
-    )
+    from stepgraph_runtime.records import session_id_jsonata
+
+    return session_id_jsonata(field(INPUT), "$states.context.Execution.Name")
 
 
 def helper_state_name(step_id: str, suffix: str) -> str:

@@ -242,13 +242,28 @@ class AgentCoreGateway:
                 self.send_header(SESSION_HEADER, session)
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
+                complete = self._forward(upstream)
+                conn.close()
+                if complete:
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    # Cut short upstream: cut short here too. No terminating chunk, and the
+                    # connection closes, so botocore sees the body end early (as from AgentCore)
+                    # and the invoker reports AGENT_ERROR instead of a truncated success.
+                    self.close_connection = True
+
+            def _forward(self, upstream: http.client.HTTPResponse) -> bool:
+                """Relay the agent's body as chunks; ``False`` when the agent's answer ended before its end."""
                 while True:
-                    chunk = upstream.read1(65536) if hasattr(upstream, "read1") else upstream.read(65536)
+                    try:
+                        chunk = upstream.read1(65536)
+                    except (http.client.IncompleteRead, OSError):
+                        return False
                     if not chunk:
-                        break
+                        # http.client signals a Content-Length body that ended early by returning
+                        # b"" with bytes still expected (a chunked one raises IncompleteRead).
+                        return not (upstream.length or 0)
                     self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
                     self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                conn.close()
 
         return Handler

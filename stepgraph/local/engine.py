@@ -30,20 +30,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
+from stepgraph_runtime import env
+
 from ..compiler import CompiledWorkflow, compile_workflow, result_key
 from ..compiler.document import decode_exit, is_step_state
 from ..exceptions import ProjectError, StepgraphError, WorkflowValidationError
-from ..project import Project
-from ..substitutions import (
-    API_CALL_FUNCTION,
-    APPROVAL_FUNCTION,
-    INVOKE_AGENT_FUNCTION,
-    RESULTS_BUCKET,
-    RESULTS_TOPIC,
-    TOOL_FUNCTION,
-    agent_runtime_key,
-    state_machine_key,
-)
+from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSpec
+from ..project import Project, import_tools
+from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
 from .emulator import FastForward, LambdaRegistry, install_seams
 
@@ -55,17 +49,8 @@ RESULTS_BUCKET_NAME = "stepgraph-results-local"
 RESULTS_TOPIC_NAME = "stepgraph-results"
 APPROVALS_TABLE_NAME = "stepgraph-approvals"
 APPROVALS_TOPIC_NAME = "stepgraph-approvals"
-#: Substitution key → (local function name, folder under ``lambdas/``).
-LOCAL_LAMBDAS = {
-    INVOKE_AGENT_FUNCTION: ("stepgraph-invoke-agent", "invoke_agent"),
-    TOOL_FUNCTION: ("stepgraph-tool-call", "tool_call"),
-    API_CALL_FUNCTION: ("stepgraph-api-call", "api_call"),
-    APPROVAL_FUNCTION: ("stepgraph-approval", "approval"),
-}
-#: The chaining Lambda is not called by a state machine but by the results topic.
-CHAIN_FUNCTION = ("stepgraph-chain", "chain")
-#: Called by EventBridge when an execution ends without its own result record (stopped, timed out).
-BACKSTOP_FUNCTION = ("stepgraph-record-backstop", "record_backstop")
+#: Substitution key → (local function name, folder under ``lambdas/``), from the handler table.
+LOCAL_LAMBDAS = {key: (spec.local_name, spec.folder) for key, spec in STATE_MACHINE_HANDLERS.items()}
 CHAIN_QUEUE_NAME = "stepgraph-chain-deliveries"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -136,6 +121,25 @@ class RunResult:
     def all_completed(self) -> bool:
         """True when this run and every run it chained to completed."""
         return self.status == "completed" and all(r.all_completed for r in self.chained)
+
+
+def _load_handler(spec: HandlerSpec, project_root: Path) -> ModuleType | None:
+    """A handler of the project's ``lambdas/``, loaded by path (``None`` when the project lacks it).
+
+    A handler that needs the project's ``tools`` package while the project has none is left out
+    (a workflow that calls it then fails to deploy locally, naming the missing function).
+    """
+    handler_file = spec.handler_file(project_root)
+    if not handler_file.is_file():
+        return None
+    try:
+        module = _load_module(handler_file, f"stepgraph_local_lambda_{spec.folder}")
+    except ModuleNotFoundError as exc:
+        if exc.name == "tools":
+            return None
+        raise
+    _logs_to_stderr(module)
+    return module
 
 
 def _load_module(path: Path, name: str) -> ModuleType:
@@ -272,8 +276,8 @@ class LocalEngine:
             KeySchema=[{"AttributeName": "approval_id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "approval_id", "AttributeType": "S"}],
         )
-        self._set_env({"APPROVALS_TABLE_NAME": APPROVALS_TABLE_NAME, "APPROVALS_TOPIC_ARN": self.approvals_topic_arn,
-                       "PAYLOADS_BUCKET": RESULTS_BUCKET_NAME})
+        self._set_env({env.APPROVALS_TABLE_NAME: APPROVALS_TABLE_NAME, env.APPROVALS_TOPIC_ARN: self.approvals_topic_arn,
+                       env.PAYLOADS_BUCKET: RESULTS_BUCKET_NAME})
         from ..approvals import ApprovalStore
 
         self.approvals = ApprovalStore(APPROVALS_TABLE_NAME, dynamodb=self.clients["dynamodb"], stepfunctions=self.clients["stepfunctions"])
@@ -288,24 +292,21 @@ class LocalEngine:
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr("handler.py", "# runs in-process in local mode\n")
-        for key, (function_name, folder) in LOCAL_LAMBDAS.items():
-            handler_file = self.project.root / "lambdas" / folder / "handler.py"
-            if not handler_file.is_file():
+        import_tools(self.project.root)  # as ``tools``, for lambdas/tool_call (deployed, it sits in the asset)
+        for key, spec in STATE_MACHINE_HANDLERS.items():
+            module = _load_handler(spec, self.project.root)
+            if module is None:
                 continue
-            module = _load_module(handler_file, f"stepgraph_local_lambda_{folder}")
-            _logs_to_stderr(module)
-            self.registry.register(function_name, module.lambda_handler)
-            arn = lam.create_function(FunctionName=function_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
-                                      Code={"ZipFile": archive.getvalue()}, Timeout=900)["FunctionArn"]
+            self.registry.register(spec.local_name, module.lambda_handler)
+            arn = lam.create_function(FunctionName=spec.local_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+                                      Code={"ZipFile": archive.getvalue()}, Timeout=spec.timeout_seconds)["FunctionArn"]
             self.substitutions[key] = arn
         self._setup_chaining(archive.getvalue(), role)
-        backstop = self.project.root / "lambdas" / BACKSTOP_FUNCTION[1] / "handler.py"
-        if backstop.is_file():
-            module = _load_module(backstop, "stepgraph_local_lambda_record_backstop")
-            _logs_to_stderr(module)
-            self.registry.register(BACKSTOP_FUNCTION[0], module.lambda_handler)
-            self._set_env({"RESULTS_BUCKET_NAME": RESULTS_BUCKET_NAME, "RESULTS_TOPIC_ARN": self.topic_arn,
-                           "STATE_MACHINE_NAME_PREFIX": ""})
+        module = _load_handler(RECORD_BACKSTOP, self.project.root)
+        if module is not None:
+            self.registry.register(RECORD_BACKSTOP.local_name, module.lambda_handler)
+            self._set_env({env.RESULTS_BUCKET_NAME: RESULTS_BUCKET_NAME, env.RESULTS_TOPIC_ARN: self.topic_arn,
+                           env.STATE_MACHINE_NAME_PREFIX: ""})
 
     def _setup_chaining(self, code: bytes, role: str) -> None:
         """Subscribe the chain handler's delivery queue to the results topic, filtered per upstream.
@@ -317,14 +318,12 @@ class LocalEngine:
         from ..chaining import chain_routes, filter_policy
 
         routes = chain_routes(self.project.workflows)
-        handler_file = self.project.root / "lambdas" / CHAIN_FUNCTION[1] / "handler.py"
         self.chain_queue_url = None
-        if not routes or not handler_file.is_file():
+        module = _load_handler(CHAIN, self.project.root) if routes else None
+        if module is None:
             return
-        module = _load_module(handler_file, "stepgraph_local_lambda_chain")
-        _logs_to_stderr(module)
-        self.registry.register(CHAIN_FUNCTION[0], module.lambda_handler)
-        self.clients["lambda"].create_function(FunctionName=CHAIN_FUNCTION[0], Runtime="python3.12", Role=role,
+        self.registry.register(CHAIN.local_name, module.lambda_handler)
+        self.clients["lambda"].create_function(FunctionName=CHAIN.local_name, Runtime="python3.12", Role=role,
                                                Handler="handler.lambda_handler", Code={"ZipFile": code})
         sqs, sns = self.clients["sqs"], self.clients["sns"]
         self.chain_queue_url = sqs.create_queue(QueueName=CHAIN_QUEUE_NAME)["QueueUrl"]
@@ -339,7 +338,7 @@ class LocalEngine:
                     local_routes[upstream].append(dict(target, state_machine_arn=self.deploy(target["workflow"])))
                 except WorkflowValidationError as exc:  # reported when a run would chain to it
                     self.chain_problems.setdefault(upstream, []).append((target, exc))
-        self._set_env({"CHAIN_ROUTES": json.dumps(local_routes)})
+        self._set_env({env.CHAIN_ROUTES: json.dumps(local_routes)})
 
     def _deliver_chain_messages(self) -> list[str]:
         """Hand waiting results-topic deliveries to the chain handler; return executions it started."""
@@ -354,7 +353,7 @@ class LocalEngine:
             for message in messages:
                 envelope = json.loads(message["Body"])
                 event = {"Records": [{"EventSource": "aws:sns", "Sns": envelope}]}
-                answer = json.loads(self.registry.invoke(CHAIN_FUNCTION[0], json.dumps(event), {}))
+                answer = json.loads(self.registry.invoke(CHAIN.local_name, json.dumps(event), {}))
                 started += answer.get("started", []) if isinstance(answer, dict) else []
                 sqs.delete_message(QueueUrl=self.chain_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -584,7 +583,7 @@ class LocalEngine:
 
     def _backstop(self, execution_arn: str, *, status: str | None = None, cause: str | None = None) -> None:
         """What the EventBridge rule does when deployed: record an execution that ended unrecorded."""
-        if self.registry.handler_for(BACKSTOP_FUNCTION[0]) is None:
+        if self.registry.handler_for(RECORD_BACKSTOP.local_name) is None:
             return
         description = self.clients["stepfunctions"].describe_execution(executionArn=execution_arn)
         deadline = time.monotonic() + 10
@@ -601,7 +600,7 @@ class LocalEngine:
         if status is not None:  # moto reports a stopped execution as FAILED; AWS says ABORTED
             detail.update(status=status, cause=cause or detail["cause"])
         event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
-        self.registry.invoke(BACKSTOP_FUNCTION[0], json.dumps(event, default=str), {})
+        self.registry.invoke(RECORD_BACKSTOP.local_name, json.dumps(event, default=str), {})
 
     def _finish_run(self, workflow_name: str, arn: str, events: list[StepEvent]) -> RunResult:
         self._backstop(arn)
