@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -137,7 +138,17 @@ class AgentsStack(cdk.Stack):
                     log_group.retention_in_days = settings.log_retention_days
                     log_group.apply_removal_policy(settings.cdk_removal_policy)
                 role = image_copier_role(self)
-                child.log_group.grant_write(role)
+                # A policy of its own, not the role's default policy: the function (and so its
+                # log group) depends on the default policy, which must not depend on the group.
+                iam.Policy(
+                    self,
+                    "ImageCopierLogs",
+                    roles=[role],
+                    statements=[iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[child.log_group.log_group_arn],
+                    )],
+                )
                 acknowledge(
                     role,
                     "AwsSolutions-IAM5",
