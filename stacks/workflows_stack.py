@@ -315,7 +315,8 @@ class WorkflowsStack(cdk.Stack):
         self.webhooks[name] = webhook
         cdk.CfnOutput(self, f"WebhookUrl{pascal(name)}", value=webhook.url.url,
                       description=f"Webhook URL of workflow {name}: POST deliveries signed with the secret "
-                      "(X-Stepgraph-Timestamp, X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<body>')")
+                      "(X-Stepgraph-Timestamp, X-Stepgraph-Delivery, "
+                      "X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<delivery id>.<body>')")
         cdk.CfnOutput(self, f"WebhookSecretArn{pascal(name)}", value=webhook.secret.secret_arn,
                       description=f"Secrets Manager secret holding the HMAC key of workflow {name}'s webhook")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
-from template_reading import render, resources_of_type
+from template_reading import logical_id, render, resources_of_type
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +152,10 @@ def test_only_handlers_the_workflows_call_are_deployed(workflows):
         for f in template.find_resources("AWS::Lambda::Function").values()
     )
     assert services == ["chain", "invoke_agent", "record_backstop", "webhook"]
-    template.resource_count_is("AWS::DynamoDB::GlobalTable", 0)
+    # No approvals table (no human_approval step); the one table is the webhook's replay cache.
+    assert stack.approvals_table is None
+    (table,) = template.find_resources("AWS::DynamoDB::GlobalTable")
+    assert table == logical_id(stack, stack.webhooks["webhook-flow"].replays)
 
 
 def test_workflows_output_every_state_machine_arn(fixture_app, workflows):
