@@ -14,6 +14,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -190,6 +191,7 @@ class WorkflowsStack(cdk.Stack):
             if handler.always_deployed or key in used_keys:
                 self.handlers[key] = self._handler(handler)
         self.invoker = self.handlers[keys.INVOKE_AGENT_FUNCTION]
+        self._grant_secrets(workflows)
         self._grant_runtimes(workflows, runtimes)
         self.approvals_table: dynamodb.TableV2 | None = None
         self.approvals: EncryptedTopic | None = None
@@ -319,6 +321,23 @@ class WorkflowsStack(cdk.Stack):
                       "X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<delivery id>.<body>')")
         cdk.CfnOutput(self, f"WebhookSecretArn{pascal(name)}", value=webhook.secret.secret_arn,
                       description=f"Secrets Manager secret holding the HMAC key of workflow {name}'s webhook")
+
+    def _grant_secrets(self, workflows: Sequence[CompiledWorkflowLike]) -> None:
+        """Read on exactly the secrets ``api_call`` headers name (``{{secrets.<name>}}``), for the api_call function."""
+        names = sorted({name for compiled in workflows for name in getattr(compiled, "secrets", ())})
+        function = self.handlers.get(keys.API_CALL_FUNCTION)
+        if not names or function is None:
+            return
+        for name in names:
+            secret = secretsmanager.Secret.from_secret_name_v2(self, f"ApiSecret{pascal(name)}", name)
+            secret.grant_read(function.function)
+        acknowledge_matching(
+            function.function,
+            "AwsSolutions-IAM5",
+            "A secret referenced by name has a random 6-character suffix in its ARN (Secrets Manager "
+            "naming); the grant is <name>-?????? for exactly the secrets the workflows' api_call headers name.",
+            pattern=r"Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?",
+        )
 
     def _handler(self, handler: HandlerSpec, *, scope: Construct | None = None) -> PowertoolsFunction:
         function = PowertoolsFunction(

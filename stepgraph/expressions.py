@@ -55,7 +55,7 @@ __all__ = [
 
 
 #: Roots an expression may start with (SPEC §4).
-ROOTS = ("input", "trigger", "context", "steps", "execution", "workflow", "item", "index")
+ROOTS = ("input", "trigger", "context", "steps", "execution", "workflow", "item", "index", "secrets")
 EXECUTION_FIELDS = {"id": "Id", "name": "Name", "start_time": "StartTime"}
 
 
@@ -397,6 +397,10 @@ def _ref_path(ref: Reference, workflow_name: str) -> str:
         if list(segs) != ["name"]:
             raise ValueError("the only workflow field is workflow.name")
         return jsonata(workflow_name)
+    elif ref.root == "secrets":
+        # a secret's value never enters the state machine: api_call headers hand its name to
+        # the Lambda, which resolves it at call time (stepgraph.steps.api_call)
+        raise ValueError("secrets.<name> is only resolved inside an api_call step's headers")
     else:  # pragma: no cover - the parser rejects other roots
         raise ValueError(ref.root)
     return base + "".join(_field(s) for s in segs)

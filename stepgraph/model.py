@@ -167,6 +167,13 @@ class Workflow:
         return tuple(sorted({t for s in self.steps for t in kind_of(s).tools_used(s)}))
 
     @property
+    def secret_names(self) -> tuple[str, ...]:
+        """Secrets Manager secrets the workflow's steps read at call time, sorted, without repeats."""
+        from .steps import kind_of
+
+        return tuple(sorted({n for s in self.steps for n in kind_of(s).secrets_used(s)}))
+
+    @property
     def child_workflows(self) -> tuple[str, ...]:
         """Workflows the workflow's steps run as nested executions, sorted, without repeats."""
         from .steps import kind_of

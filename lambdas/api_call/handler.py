@@ -97,6 +97,48 @@ def _headers(raw: Any, issues: list[str]) -> dict[str, str]:
     return headers
 
 
+def _secret_value(name: str) -> str:
+    """A Secrets Manager secret's string value, read at call time (cached 5 minutes by Powertools)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_secret(name, max_age=300)
+    except parameters.exceptions.GetParameterError as exc:
+        raise TOOL_ERROR(f"secret {name!r} could not be read from Secrets Manager: {exc}") from None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _with_secrets(raw: Any, secret_headers: Any, allowed: Any, issues: list[str]) -> Any:
+    """Join the parts of the headers the compiled step marks as holding secrets.
+
+    Only the headers named in the step's literal ``secret_headers``, and only the secrets in its
+    literal ``secrets`` list, are resolved: a ``{"secret": ...}`` object anywhere else (say, from
+    the execution input) is refused like any other non-string header value.
+    """
+    if not secret_headers:
+        return raw
+    if not isinstance(raw, dict) or not isinstance(secret_headers, list) or not isinstance(allowed, list):
+        issues.append("'secret_headers' and 'secrets' must be lists and 'headers' an object")
+        return raw
+    headers = dict(raw)
+    for name in secret_headers:
+        parts = headers.get(name, {}).get("parts") if isinstance(headers.get(name), dict) else None
+        if not isinstance(parts, list):
+            issues.append(f"header {name!r} holds no secret parts")
+            continue
+        text = []
+        for part in parts:
+            if isinstance(part, dict) and set(part) == {"secret"} and part["secret"] in allowed:
+                text.append(_secret_value(str(part["secret"])))
+            elif isinstance(part, str):
+                text.append(part)
+            else:
+                issues.append(f"header {name!r} has a part that is neither text nor one of the step's secrets")
+                break
+        headers[name] = "".join(text)
+    return headers
+
+
 def _validated(event: Any) -> tuple[str, str, dict[str, str], Any, float, list[str], str | None]:
     """Check the event's fields, collecting every problem before raising ``TOOL_ERROR`` once."""
     if not isinstance(event, dict):
@@ -111,7 +153,7 @@ def _validated(event: Any) -> tuple[str, str, dict[str, str], Any, float, list[s
         issues.append(f"'method' must be one of {', '.join(METHODS)}, got {method!r}")
     else:
         method = method.upper()
-    headers = _headers(event.get("headers"), issues)
+    headers = _headers(_with_secrets(event.get("headers"), event.get("secret_headers"), event.get("secrets"), issues), issues)
     timeout = event.get("timeout_seconds")
     if timeout is None:
         timeout = DEFAULT_TIMEOUT_SECONDS

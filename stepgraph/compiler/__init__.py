@@ -57,6 +57,9 @@ class CompiledWorkflow:
     child_workflows:
         Workflows it runs as nested executions (``subflow`` steps): the stack grants it
         ``states:StartExecution`` on exactly those state machines.
+    secrets:
+        Secrets Manager secrets its steps' Lambdas read at call time (``{{secrets.<name>}}`` in an
+        ``api_call``'s headers): the stack grants read on exactly those.
     deployments:
         Typed descriptors of what its steps need deployed besides the state machine (a
         :class:`~stepgraph.steps.trigger.ScheduleDeployment`, a
@@ -70,6 +73,7 @@ class CompiledWorkflow:
     tools: tuple[str, ...] = ()
     child_workflows: tuple[str, ...] = ()
     deployments: tuple[Any, ...] = ()
+    secrets: tuple[str, ...] = ()
 
     def deployments_of(self, kind: type) -> tuple[Any, ...]:
         """The descriptors of one type, e.g. ``compiled.deployments_of(ScheduleDeployment)``."""
@@ -213,4 +217,5 @@ def compile_workflow(workflow: Workflow) -> CompiledWorkflow:
 
     deployments = tuple(d for s in workflow.steps if (d := kind_of(s).deployment(s)) is not None)
     return CompiledWorkflow(name=workflow.name, definition=definition, agent_ids=workflow.agent_ids,
-                            tools=workflow.tool_names, child_workflows=workflow.child_workflows, deployments=deployments)
+                            tools=workflow.tool_names, child_workflows=workflow.child_workflows, deployments=deployments,
+                            secrets=workflow.secret_names)

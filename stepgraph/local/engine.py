@@ -169,6 +169,25 @@ def _parse(text: str | None) -> Any:
         return text
 
 
+def _local_secrets(path: Path) -> dict[str, str]:
+    """The local secrets file: ``{"<name>": "<value>"}``; empty when there is none.
+
+    Raises
+    ------
+    EngineError
+        When the file is not such an object.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        secrets = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise EngineError(f"{path} is not JSON: {exc}") from exc
+    if not isinstance(secrets, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in secrets.items()):
+        raise EngineError(f"{path} must be one object of secret names and string values")
+    return secrets
+
+
 class LocalEngine:
     """Runs compiled workflows on an embedded AWS emulator (use as a context manager).
 
@@ -185,6 +204,11 @@ class LocalEngine:
     approval_decision:
         ``"approved"`` or ``"rejected"`` answers every human_approval step at once; ``None``
         leaves them to the ``on_approval`` callback of :meth:`run` (a terminal prompt in the CLI).
+    secrets:
+        Secrets Manager secrets to create in the emulator, by name (what ``{{secrets.<name>}}``
+        in an ``api_call``'s headers reads). Default: ``<project>/.stepgraph/secrets.json``
+        (an object of names and string values) when it exists — a file kept out of git, never a
+        workflow or an input.
 
     Examples
     --------
@@ -195,8 +219,10 @@ class LocalEngine:
     """
 
     def __init__(self, project: Project, *, real_time: bool = False, results_dir: Path | None = None,
-                 agent_env: dict[str, str] | None = None, approval_decision: str | None = None):
+                 agent_env: dict[str, str] | None = None, approval_decision: str | None = None,
+                 secrets: dict[str, str] | None = None):
         self.project = project
+        self.secrets = secrets if secrets is not None else _local_secrets(project.root / ".stepgraph" / "secrets.json")
         self.approval_decision = approval_decision
         self.real_time = real_time
         self.results_dir = results_dir or project.root / ".stepgraph" / "results"
@@ -243,9 +269,11 @@ class LocalEngine:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
         install_seams(self.registry, fast_forward=self.fast_forward)
-        for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb"):
+        for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb", "secretsmanager"):
             self.clients[service] = boto3.client(service, region_name=REGION)
         self._create_resources()
+        for name, value in self.secrets.items():
+            self.clients["secretsmanager"].create_secret(Name=name, SecretString=value)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -13,6 +13,7 @@ picture, and, where it runs as a Lambda, the handler it calls. ``validation``, t
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Collection, Mapping
 
@@ -42,6 +43,8 @@ __all__ = [
     "is_str_list",
 ]
 
+#: Names a ``{{secrets.<name>}}`` reference may use (a subset of Secrets Manager's names).
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: Longest Lambda invocation, in seconds: a Task backed by a Lambda lasts at most 15 minutes
 #: (AWS Lambda quotas, "Function timeout").
 MAX_LAMBDA_SECONDS = 900
@@ -101,6 +104,9 @@ class ParamSpec:
         per-item document carries what they read.
     step_ref:
         The value is a step id of the same workflow (validation reports unknown ids).
+    secrets:
+        The template may read ``{{secrets.<name>}}`` (Secrets Manager, resolved at call time by
+        the step's Lambda; nowhere else may a template name a secret).
     """
 
     what: str
@@ -108,16 +114,18 @@ class ParamSpec:
     required: bool = False
     role: str = "value"
     step_ref: bool = False
+    secrets: bool = False
 
 
 def param(default: Any = None, *, what: str, check: Callable[[Any], bool] | None = None,
-          required: bool = False, role: str = "value", step_ref: bool = False) -> Any:
+          required: bool = False, role: str = "value", step_ref: bool = False, secrets: bool = False) -> Any:
     """Declare a parameter as a field of a kind's :class:`Params` dataclass.
 
     ``default`` is the value when the document leaves the parameter out — written here and
     nowhere else (CDK's ``@default``). A required parameter's default is never used.
     """
-    return field(default=default, metadata={"spec": ParamSpec(what=what, check=check, required=required, role=role, step_ref=step_ref)})
+    return field(default=default, metadata={"spec": ParamSpec(what=what, check=check, required=required, role=role, step_ref=step_ref,
+                                                                secrets=secrets)})
 
 
 @dataclass(frozen=True)
@@ -304,6 +312,10 @@ class StepKind:
 
     def tools_used(self, step: "Step") -> tuple[str, ...]:
         """Tool names the step calls."""
+        return ()
+
+    def secrets_used(self, step: "Step") -> tuple[str, ...]:
+        """Names of the Secrets Manager secrets the step's Lambda reads at call time."""
         return ()
 
     def workflows_used(self, step: "Step") -> tuple[str, ...]:
