@@ -251,12 +251,15 @@ def failure_error(error: str | None, cause: Any, *, step: str | None, default_co
     return {"code": code, "message": message, "step": parsed["step"] if _truthy(parsed.get("step")) else step}
 
 
-def execution_error(status: str, error: str | None, cause: Any, *, step: str | None = None) -> dict[str, Any]:
+def execution_error(status: str, error: str | None, cause: Any, *, step: str | None = None,
+                    default_code: str | None = None) -> dict[str, Any]:
     """The record's ``error`` for an execution that ended ``status`` without recording itself.
 
     ``ABORTED`` (stopped from outside) → ``CANCELLED``; ``TIMED_OUT`` → ``TIMEOUT``; ``FAILED`` →
-    :func:`failure_error` with ``AGENT_ERROR`` as the default code (``States.Runtime``,
-    ``States.DataLimitExceeded`` … keep their name in the message).
+    :func:`failure_error` with the failing step's own code as the default — ``default_code``,
+    the ``error_code`` its Task sent (``TOOL_ERROR`` for tools and API calls) — else
+    ``AGENT_ERROR`` (``States.Runtime``, ``States.DataLimitExceeded`` … keep their name in the
+    message).
 
     Examples
     --------
@@ -270,9 +273,10 @@ def execution_error(status: str, error: str | None, cause: Any, *, step: str | N
     if status == "TIMED_OUT":
         return {"code": ErrorCode.TIMEOUT.value, "message": str(cause or "the execution exceeded its time-out"),
                 "step": step}
+    code = default_code if default_code in _CODES else ErrorCode.AGENT_ERROR.value
     if not error:
-        return {"code": ErrorCode.AGENT_ERROR.value, "message": str(cause or "the execution failed"), "step": step}
-    found = failure_error(error, cause, step=step, default_code=ErrorCode.AGENT_ERROR.value)
+        return {"code": code, "message": str(cause or "the execution failed"), "step": step}
+    found = failure_error(error, cause, step=step, default_code=code)
     found["message"] = _text(found["message"])
     return found
 

@@ -52,17 +52,26 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-def _last_step(execution_arn: str) -> str | None:
-    """The last state entered that is a step (helper states have a space in their names)."""
+def _last_step(execution_arn: str) -> tuple[str | None, str | None]:
+    """The last state entered that is a step (helper states have a space in their names), and the
+    ``error_code`` its Task sent (the step kind's own code), when it ran a Lambda."""
     try:
         events = _client("stepfunctions").get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)["events"]
     except ClientError:
-        return None
+        return None, None
+    code = None
     for event in sorted(events, key=lambda e: e.get("id", 0), reverse=True):  # newest first, whatever the order served
+        scheduled = event.get("taskScheduledEventDetails") or event.get("lambdaFunctionScheduledEventDetails")
+        if scheduled and code is None:
+            try:
+                payload = json.loads(scheduled.get("parameters") or scheduled.get("input") or "{}").get("Payload")
+            except (TypeError, ValueError, AttributeError):
+                payload = None
+            code = payload.get("error_code") if isinstance(payload, dict) else None
         name = (event.get("stateEnteredEventDetails") or {}).get("name")
         if name and " " not in name:
-            return name
-    return None
+            return name, code
+    return None, None
 
 
 def record_for(detail: dict[str, Any], workflow_name: str) -> dict[str, Any]:
@@ -81,8 +90,9 @@ def record_for(detail: dict[str, Any], workflow_name: str) -> dict[str, Any]:
     except ValueError:
         execution_input = {}
     name = detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1]
-    error = execution_error(str(detail.get("status")), detail.get("error"), detail.get("cause"),
-                            step=_last_step(detail["executionArn"]))
+    step, code = _last_step(detail["executionArn"])
+    error = execution_error(str(detail.get("status")), detail.get("error"), detail.get("cause"), step=step,
+                            default_code=code)
     return build_result_record(
         execution_arn=detail["executionArn"], execution_name=name, workflow_name=workflow_name,
         execution_input=execution_input, status=STATUS_FAILED, error=error,
