@@ -3,7 +3,8 @@
 A handler's folder, its function names (deployed construct id, local function name), the
 ``${...}`` substitution key a compiled state machine calls it through, the environment
 variables it reads (names from :mod:`stepgraph_runtime.env`) and what its asset bundles beside
-``handler.py`` live here once. ``stacks/workflows_stack.py`` deploys from this table and
+``handler.py`` are one :class:`HandlerSpec`. A step kind that runs as a Lambda declares its own
+(``StepKind.handler``, in its module under ``stepgraph/steps/``); the others are here. ``stacks/workflows_stack.py`` deploys from this table and
 ``stepgraph/local/engine.py`` registers the same handlers in-process.
 """
 
@@ -20,16 +21,13 @@ from stepgraph_runtime import env
 from . import substitutions as keys
 
 __all__ = [
-    "API_CALL",
-    "APPROVAL",
     "Bundle",
     "CHAIN",
     "HANDLERS",
     "HandlerSpec",
-    "INVOKE_AGENT",
+    "OTHER_HANDLERS",
     "RECORD_BACKSTOP",
     "STATE_MACHINE_HANDLERS",
-    "TOOL_CALL",
     "WEBHOOK",
     "bundle_sources",
 ]
@@ -95,26 +93,6 @@ class HandlerSpec:
         return Path(project_root) / "lambdas" / self.folder / "handler.py"
 
 
-INVOKE_AGENT = HandlerSpec(
-    "invoke_agent", "InvokeAgent", "stepgraph-invoke-agent",
-    "Invokes an AgentCore runtime for an agent_execution step and drains its response",
-    substitution_key=keys.INVOKE_AGENT_FUNCTION, environment=(env.PAYLOADS_BUCKET,), offloads=True,
-    always_deployed=True,
-)
-TOOL_CALL = HandlerSpec(
-    "tool_call", "ToolCall", "stepgraph-tool-call", "Runs a registered Python tool for a tool_call step",
-    substitution_key=keys.TOOL_FUNCTION, environment=(env.PAYLOADS_BUCKET,),
-    bundles=(Bundle.RUNTIME, Bundle.TOOLS), offloads=True,
-)
-API_CALL = HandlerSpec(
-    "api_call", "ApiCall", "stepgraph-api-call", "Sends the HTTP request of an api_call step",
-    substitution_key=keys.API_CALL_FUNCTION, environment=(env.PAYLOADS_BUCKET,), offloads=True,
-)
-APPROVAL = HandlerSpec(
-    "approval", "Approval", "stepgraph-approval", "Opens a human approval: stores the request and notifies approvers",
-    substitution_key=keys.APPROVAL_FUNCTION, environment=(env.APPROVALS_TABLE_NAME, env.APPROVALS_TOPIC_ARN),
-    timeout_seconds=60,
-)
 #: Starts downstream workflows (``on_complete``); subscribed to the results topic.
 CHAIN = HandlerSpec(
     "chain", "Chain", "stepgraph-chain",
@@ -133,14 +111,28 @@ WEBHOOK = HandlerSpec(
     environment=(env.STATE_MACHINE_ARN, env.WEBHOOK_SECRET_ARN), timeout_seconds=30,
 )
 
-#: Every handler, by folder.
-HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
-    {spec.folder: spec for spec in (INVOKE_AGENT, TOOL_CALL, API_CALL, APPROVAL, CHAIN, RECORD_BACKSTOP, WEBHOOK)}
-)
-#: The handlers compiled state machines call, by substitution key.
-STATE_MACHINE_HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
-    {spec.substitution_key: spec for spec in HANDLERS.values() if spec.substitution_key is not None}
-)
+#: Handlers that no step kind calls: the results topic, EventBridge and function URLs do.
+OTHER_HANDLERS: tuple[HandlerSpec, ...] = (CHAIN, RECORD_BACKSTOP, WEBHOOK)
+
+
+def _tables() -> tuple[Mapping[str, HandlerSpec], Mapping[str, HandlerSpec]]:
+    from .steps import KINDS  # each step kind that runs as a Lambda declares its handler
+
+    kind_handlers = [kind.handler for kind in KINDS.values() if kind.handler is not None]
+    by_folder = MappingProxyType({spec.folder: spec for spec in (*kind_handlers, *OTHER_HANDLERS)})
+    by_key = MappingProxyType({spec.substitution_key: spec for spec in by_folder.values() if spec.substitution_key})
+    return by_folder, by_key
+
+
+def __getattr__(name: str):
+    """``HANDLERS`` (every handler, by folder) and ``STATE_MACHINE_HANDLERS`` (those compiled state
+    machines call, by substitution key): built from the step kinds' ``handler`` and
+    :data:`OTHER_HANDLERS` on first use."""
+    if name in ("HANDLERS", "STATE_MACHINE_HANDLERS"):
+        by_folder, by_key = _tables()
+        globals().update(HANDLERS=by_folder, STATE_MACHINE_HANDLERS=by_key)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def bundle_sources(spec: HandlerSpec, project_root: Path) -> dict[str, Path]:

@@ -170,8 +170,12 @@ def chain_issues(workflows: Mapping[str, Workflow]) -> list[ValidationIssue]:
                 issues.append(ValidationIssue(f"on_complete names unknown workflow '{target.workflow}' (known: {', '.join(sorted(workflows))})", None, f"{wf.name}: on_complete[{i}]"))
 
     def edges(name: str) -> list[tuple[str, str]]:
+        """Workflows ``name`` starts, each with how: ``on_complete``, or the step type that nests it."""
+        from .steps import kind_of
+
         wf = workflows[name]
-        return [(t.workflow, "on_complete") for t in wf.on_complete] + [(c, "subflow") for c in wf.child_workflows]
+        nested = [(child, str(step.step_type)) for step in wf.steps for child in kind_of(step).workflows_used(step)]
+        return [(t.workflow, "on_complete") for t in wf.on_complete] + nested
 
     state: dict[str, int] = {}
 

@@ -41,7 +41,7 @@ def _references(step: Step, issues: list[ValidationIssue] | None) -> list[tuple[
             refs = template_references(value) if spec.role == "template" else condition_references(value)
         except ExpressionError as exc:
             if issues is not None:
-                what = "condition" if spec.role == "condition" else "expression"
+                what = "condition" if spec.role == "predicate" else "expression"
                 issues.append(ValidationIssue(f"malformed {what}: {exc}", step.step_id, f"{path}.{name}"))
             continue
         found += [(name, r) for r in refs]
@@ -89,7 +89,7 @@ def _check_references(step: Step, scope: Scope | None, known_ids: Collection[str
             elif len(ref.path) < 2 or ref.path[1] != "output":
                 issues.append(ValidationIssue(f"'{ref}': a step's value is read as steps.{ref.path[0]}.output", step.step_id, where))
             elif (graph is not None and scope is not None and ref.path[0] in graph.scope_of
-                  and ref.path[0] not in graph.runs_before(step.step_id)):
+                  and ref.path[0] != step.step_id and ref.path[0] not in graph.runs_before(step.step_id)):
                 issues.append(ValidationIssue(
                     f"'{ref}' reads step '{ref.path[0]}' from step '{step.step_id}': "
                     + _visible_instead(graph, step.step_id, str(ref.path[0])), step.step_id, where))

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ErrorCode
+from stepgraph_runtime import env
+
+from ..handlers import Bundle, HandlerSpec
 from ..model import Step
 from ..substitutions import API_CALL_FUNCTION
 from .base import MAX_LAMBDA_SECONDS, Params, StepKind, is_int, is_map, is_str_list, param
@@ -65,6 +68,10 @@ class ApiCall(StepKind):
     mermaid_shape = (">", "]")
     colours = ("#ecfccb", "#65a30d")
     graphviz_shape = {"shape": "box", "style": "filled,diagonals"}
+    handler = HandlerSpec(
+        "api_call", "ApiCall", "stepgraph-api-call", "Sends the HTTP request of an api_call step",
+        substitution_key=API_CALL_FUNCTION, environment=(env.PAYLOADS_BUCKET,), offloads=True,
+    )
 
     def secrets_used(self, step: Step) -> tuple[str, ...]:
         headers = step.parameters.get("headers")

@@ -22,6 +22,7 @@ from ..expressions import brief_repr
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..compiler.scope import ScopeCompiler
+    from ..handlers import HandlerSpec
     from ..graph import Scope
     from ..model import Step
     from ..render import Pen
@@ -99,7 +100,7 @@ class ParamSpec:
         A missing value is a problem (``missing required parameter 'x' (<what>)``).
     role:
         ``value`` (a literal), ``template`` (``{{ }}`` substituted anywhere in strings, SPEC §4),
-        ``expression`` (exactly one expression, e.g. a loop's ``items``) or ``condition``.
+        ``expression`` (exactly one expression, e.g. a loop's ``items``) or ``predicate`` (a boolean expression, a condition).
         Validation reads the references of every non-``value`` parameter, and a loop body's
         per-item document carries what they read.
     step_ref:
@@ -250,6 +251,9 @@ class StepKind:
     - ``next_label``/``else_label``: edge labels in pictures (``true``/``false`` …).
     - ``mermaid_shape``, ``graphviz_shape``, ``colours``: its box in pictures (Mermaid brackets,
       Graphviz node attributes; fill and stroke colours).
+    - ``handler``: the Lambda handler of ``lambdas/`` its states call
+      (:class:`stepgraph.handlers.HandlerSpec`), or ``None``; the stacks deploy it and the local
+      engine runs it in-process.
     """
 
     step_type: ClassVar[str]
@@ -263,6 +267,7 @@ class StepKind:
     mermaid_shape: ClassVar[tuple[str, str]] = ("[", "]")
     colours: ClassVar[tuple[str, str]] = ("#f3f4f6", "#4b5563")
     graphviz_shape: ClassVar[dict[str, str]] = {"shape": "box", "style": "filled"}
+    handler: ClassVar["HandlerSpec | None"] = None
 
     # ------------------------------------------------------------------ parameters
 
