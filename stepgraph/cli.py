@@ -227,3 +227,4 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 from . import cli_deployed  # noqa: E402,F401  registers deploy-state, invoke, logs, approvals
+from . import cli_serve  # noqa: E402,F401  registers serve (the HTTP API)
