@@ -33,6 +33,15 @@ except ModuleNotFoundError as _offload_exc:  # pragma: no cover - depends on how
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
     import stepgraph_offload
 
+# Text chunks of streamed answers go to the HTTP API's live streams (``stepgraph_deltas.py`` beside
+# this file when deployed; the core package's ``stepgraph.deltas`` when run from a checkout).
+try:
+    import stepgraph_deltas
+except ModuleNotFoundError as _deltas_exc:  # pragma: no cover - depends on how the handler is started
+    if _deltas_exc.name != "stepgraph_deltas":
+        raise
+    from stepgraph import deltas as stepgraph_deltas
+
 __all__ = (
     "AGENT_ERROR",
     "InvokeAgentError",
@@ -254,10 +263,35 @@ def _region_of(arn: str) -> str | None:
 # --------------------------------------------------------------------------- response decoding
 
 
-def _chunks(body: Any, deadline: float | None, stats: dict[str, int]) -> Iterator[bytes]:
+def _read_as_available(body: Any) -> Any:
+    """``read(amt)`` that returns what has arrived (urllib3's ``read1``) instead of waiting for ``amt`` bytes.
+
+    A streamed answer's chunks then reach ``on_text`` as the agent sends them. urllib3 errors are
+    converted as botocore's ``StreamingBody.read`` converts them.
+    """
+    from botocore.exceptions import ResponseStreamingError
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError as Urllib3ReadTimeout
+
+    read1 = getattr(getattr(body, "_raw_stream", None), "read1", None)
+    if read1 is None:
+        return body.read
+
+    def read(amt: int) -> bytes:
+        try:
+            return read1(amt)
+        except Urllib3ReadTimeout as exc:
+            raise ReadTimeoutError(endpoint_url=getattr(exc, "url", None) or "", error=exc) from exc
+        except ProtocolError as exc:
+            raise ResponseStreamingError(error=exc) from exc
+
+    return read
+
+
+def _chunks(body: Any, deadline: float | None, stats: dict[str, int], *, as_available: bool = False) -> Iterator[bytes]:
     """Yield the body's chunks until it ends, counting bytes and enforcing the deadline."""
+    read = _read_as_available(body) if as_available else body.read
     while True:
-        chunk = body.read(READ_CHUNK_SIZE)
+        chunk = read(READ_CHUNK_SIZE)
         if not chunk:
             return
         stats["bytes"] += len(chunk)
@@ -309,7 +343,8 @@ def _is_sdk_stream_error(event: Any) -> bool:
     return isinstance(event, dict) and "error" in event and "error_type" in event
 
 
-def decode_response(content_type: str | None, body: Any, *, deadline: float | None = None) -> tuple[Any, int]:
+def decode_response(content_type: str | None, body: Any, *, deadline: float | None = None,
+                    on_text: Any = None) -> tuple[Any, int]:
     """Read an ``InvokeAgentRuntime`` response body fully and decode it.
 
     The body is read in ``READ_CHUNK_SIZE`` chunks until it ends, so large or slowly streamed
@@ -333,6 +368,8 @@ def decode_response(content_type: str | None, body: Any, *, deadline: float | No
         The ``StreamingBody`` (anything with ``read(amt)``).
     deadline : float, optional
         ``time.monotonic()`` value after which reading stops with ``TIMEOUT``.
+    on_text : callable, optional
+        Called with each text chunk of an event stream as it arrives (``stepgraph_deltas``).
 
     Returns
     -------
@@ -350,7 +387,7 @@ def decode_response(content_type: str | None, body: Any, *, deadline: float | No
     """
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     stats = {"bytes": 0}
-    chunks = _chunks(body, deadline, stats)
+    chunks = _chunks(body, deadline, stats, as_available=media_type == "text/event-stream")
 
     if media_type == "text/event-stream":
         events: list[Any] = []
@@ -375,6 +412,8 @@ def decode_response(content_type: str | None, body: Any, *, deadline: float | No
             text = _text_chunk(event)
             if text is not None:
                 texts.append(text)
+                if on_text is not None:
+                    on_text(text)
         return {"response": "".join(texts), "events": events}, stats["bytes"]
 
     raw_body = b"".join(chunks)
@@ -508,7 +547,9 @@ def invoke_agent(event: dict[str, Any], *, remaining_time_ms: int | None = None)
         content_type = response.get("contentType")
         stream = response["response"]
         try:
-            output, read = decode_response(content_type, stream, deadline=deadline)
+            publisher = stepgraph_deltas.publisher_for(event)
+            output, read = decode_response(content_type, stream, deadline=deadline,
+                                           on_text=publisher.publish if publisher else None)
         finally:
             close = getattr(stream, "close", None)
             if callable(close):
