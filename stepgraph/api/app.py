@@ -408,6 +408,19 @@ def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seco
             raise ApiError(409, "CONFLICT", str(exc)) from exc
         return approval_view(decided)
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with its 422 responses replaced by this API's 400 (every error is ErrorBody)."""
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
