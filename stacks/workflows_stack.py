@@ -92,6 +92,8 @@ class Handler:
 
 #: Shared module the offloading handlers import; deployed beside their handler.py.
 _OFFLOAD = {"stepgraph_offload.py": "lambdas/shared/stepgraph_offload.py"}
+#: The stream-chunk publisher the invoker imports (the HTTP API's live deltas; self-contained).
+_DELTAS = {"stepgraph_deltas.py": "stepgraph/deltas.py"}
 
 #: The handlers by the substitution key that names them in compiled definitions. The agent
 #: invoker is always deployed; the others only when a workflow uses them.
@@ -100,7 +102,7 @@ HANDLERS: Mapping[str, Handler] = {
         "invoke_agent",
         "InvokeAgent",
         "Invokes an AgentCore runtime for an agent_execution step and drains its response",
-        bundle=_OFFLOAD,
+        bundle={**_OFFLOAD, **_DELTAS},
         offloads=True,
     ),
     keys.TOOL_FUNCTION: Handler(
