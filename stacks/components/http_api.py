@@ -66,7 +66,8 @@ class HttpApi(Construct):
     scope, construct_id:
         Where the construct goes.
     project_root:
-        The checkout: ``stepgraph/`` and ``workflows/`` are bundled into the API function.
+        The project: its ``workflows/`` are bundled into the API function (with the ``stepgraph``
+        package this app imports).
     state_machines:
         The workflows' state machines by workflow name: the API may start, list, describe,
         read the history of and stop their executions, nothing else.
@@ -132,7 +133,10 @@ class HttpApi(Construct):
             actions=["dynamodb:PutItem"], resources=[self.deltas_table.table_arn])])
         invoker_function.add_environment(TABLE_ENV, deltas_name)
 
-        code = _code(ASSET, {"stepgraph": project_root / "stepgraph", "workflows": project_root / "workflows"})
+        import stepgraph
+
+        # the core package this app was built with, and the project's workflow documents
+        code = _code(ASSET, {"stepgraph": Path(stepgraph.__file__).resolve().parent, "workflows": project_root / "workflows"})
         self.function, function_role = self._function(
             "Function", code=code, handler="run.sh", description="stepgraph execution HTTP API (FastAPI on the Lambda Web Adapter)",
             timeout=cdk.Duration.minutes(15), memory_size=1024, log_retention=log_retention, removal_policy=removal_policy,
