@@ -230,7 +230,8 @@ def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seco
         return {"workflows": [summary(e) for e in entries if e is not None]}
 
     @app.post("/api/workflows", response_model=WorkflowView, status_code=201, tags=["workflows"],
-              summary="Validate a workflow document, compile it and create its state machine")
+              summary="Validate a workflow document, compile it and create its state machine",
+              responses={501: {"model": ErrorBody, "description": "Deployed: valid, but state machines are created by cdk deploy"}})
     async def create_workflow(document: WorkflowDocument, request: Request,
                               _: VerifiedIdentity = Depends(_identity)) -> dict[str, Any]:
         raw = await request.json()
@@ -246,8 +247,8 @@ def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seco
                 entry = catalog.create(workflow, raw)
             except WorkflowExistsError as exc:
                 raise ApiError(409, "CONFLICT", str(exc)) from exc
-            except NotImplementedError as exc:
-                raise ApiError(409, "CONFLICT", str(exc)) from exc
+            except NotImplementedError as exc:  # the deployed catalog: state machines belong to CloudFormation
+                raise ApiError(501, "NOT_SUPPORTED", str(exc)) from exc
             return {**summary(entry), "document": entry.document, "definition": entry.compiled.definition}
 
         return await anyio.to_thread.run_sync(create)

@@ -14,7 +14,8 @@ __all__ = ["ApiError", "error_response", "install_error_handlers", "validation_d
 #: Codes of errors that are not workflow errors (SPEC §7 codes are used where they fit).
 _HTTP_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
-               422: "VALIDATION_ERROR", 429: "RATE_LIMIT", 500: "INTERNAL_ERROR", 502: "UPSTREAM_ERROR"}
+               422: "VALIDATION_ERROR", 429: "RATE_LIMIT", 500: "INTERNAL_ERROR", 501: "NOT_SUPPORTED",
+               502: "UPSTREAM_ERROR"}
 
 
 class ApiError(Exception):
