@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+import stepgraph
 from stepgraph.approvals import PUBLIC_ATTRIBUTES
 from template_reading import as_list, environment, logical_id, render, resources_of_type, role_statements
 
@@ -149,3 +151,19 @@ def test_invoker_publishes_deltas_to_the_api_table(repo_app, api):
     assert "InvokeAgent" in json.dumps(role)  # the invoker's role, exported by the workflows stack
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert render(statement["Resource"]) == f"<{logical_id(stack, stack.http.deltas_table)}.Arn>"
+
+
+def _asset(repo_app, stack, function) -> Path:
+    s3_key = repo_app.template_json(stack)["Resources"][logical_id(stack, function)]["Properties"]["Code"]["S3Key"]
+    return repo_app.outdir / f"asset.{s3_key.removesuffix('.zip')}"
+
+
+def test_assets_hold_the_api_app_and_the_invokers_delta_publisher(repo_app, api):
+    stack, _ = api
+    bundle = _asset(repo_app, stack, stack.http.function)
+    assert (bundle / "run.sh").stat().st_mode & 0o111, "run.sh must be executable"
+    assert (bundle / "stepgraph" / "api" / "aws.py").is_file() and (bundle / "workflows" / "refund-approval.json").is_file()
+    assert all((bundle / package).is_dir() for package in ("fastapi", "sse_starlette", "uvicorn", "pydantic_core"))
+    workflows = repo_app.stacks.workflows
+    invoker = _asset(repo_app, workflows, workflows.invoker.function)
+    assert (invoker / "stepgraph_deltas.py").read_text() == (Path(stepgraph.__file__).parent / "deltas.py").read_text()
