@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol
 
@@ -161,7 +161,6 @@ class Backend:
     stop_execution: Callable[[str, str], None]
     poll_seconds: float = 1.0
     execution_prefix: str = "api"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- local
