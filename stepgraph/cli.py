@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from . import cli_deployed  # noqa: F401 - registers deploy-state, invoke, logs, approvals on the same app
 from . import cli_import  # noqa: F401 - registers import elevaite
+from . import cli_serve  # noqa: F401 - registers serve (the HTTP API)
 from .cli_app import app, err, find_project_root, out
 from .cli_app import emit_json as _emit_json
 from .compiler import compile_workflow

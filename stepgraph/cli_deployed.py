@@ -301,34 +301,42 @@ def approvals_list(
         out.print(f"    {escape(a.message)}", highlight=False)
 
 
-def _decide(approval_id: str, decision: str, approver: str, comment: str, prefix: Optional[str],
-            region: Optional[str], as_json: bool) -> None:
+def _decide(approval_id: str, decision: str, comment: str, api: Optional[str], token: Optional[str], as_json: bool) -> None:
+    """Decide through the HTTP API: the decider is the identity the API verifies for ``token``, never a typed name."""
+    from .api.client import TOKEN_ENV, URL_ENV, call_api
+
     with _errors(as_json):
-        store = _store(_deployment(prefix, region))
-        approval = store.decide(approval_id, decision, approver=approver, comment=comment)
+        if not api or not token:
+            raise CommandInputError(
+                f"deciding needs the HTTP API and your token: --api URL (or {URL_ENV}; `stepgraph serve` prints it, "
+                f"deployed it is the stack output ApiUrl) and --token (or {TOKEN_ENV}; on AWS a Cognito ID token)")
+        approval = call_api(api, token, "POST", f"/api/approvals/{approval_id}", {"decision": decision, "comment": comment})
     if as_json:
-        emit_json(approval.to_dict())
+        emit_json(approval)
         return
     colour = "green" if decision == "approved" else "red"
-    out.print(f"[{colour}]{decision}[/] {escape(approval.approval_id)} ({escape(approval.workflow_name)} · "
-              f"{escape(approval.step_id)}) by {escape(approver)}; execution resumed", highlight=False)
+    out.print(f"[{colour}]{decision}[/] {escape(approval['approval_id'])} ({escape(approval['workflow_id'])} · "
+              f"{escape(approval['step_id'])}) by {escape(str(approval['approver']))} "
+              f"(verified by {escape(str(approval['approver_verified_by']))}); execution resumed", highlight=False)
+
+
+API = typer.Option(None, "--api", envvar="STEPGRAPH_API_URL", help="Base URL of the HTTP API (stepgraph serve, or the deployed ApiUrl).")
+TOKEN = typer.Option(None, "--token", envvar="STEPGRAPH_API_TOKEN", help="Your bearer token (a Cognito ID token on AWS).")
 
 
 @approvals_app.command("approve")
 def approvals_approve(
         approval_id: str = typer.Argument(..., help="The approval request's id (see `stepgraph approvals list`)."),
-        approver: str = typer.Option(..., "--as", help="Who approves; must be one of the step's approvers."),
         comment: str = typer.Option("", "--comment", help="Passed to the workflow as comment."),
-        prefix: Optional[str] = PREFIX, region: Optional[str] = REGION, as_json: bool = JSON) -> None:
-    """Approve a request: the execution continues with the step's next_steps."""
-    _decide(approval_id, "approved", approver, comment, prefix, region, as_json)
+        api: Optional[str] = API, token: Optional[str] = TOKEN, as_json: bool = JSON) -> None:
+    """Approve a request as the identity of your token: the execution continues with the step's next_steps."""
+    _decide(approval_id, "approved", comment, api, token, as_json)
 
 
 @approvals_app.command("reject")
 def approvals_reject(
         approval_id: str = typer.Argument(..., help="The approval request's id (see `stepgraph approvals list`)."),
-        approver: str = typer.Option(..., "--as", help="Who rejects; must be one of the step's approvers."),
         comment: str = typer.Option("", "--comment", help="Passed to the workflow as comment."),
-        prefix: Optional[str] = PREFIX, region: Optional[str] = REGION, as_json: bool = JSON) -> None:
-    """Reject a request: the execution continues with the step's else_steps, or fails with APPROVAL_REJECTED."""
-    _decide(approval_id, "rejected", approver, comment, prefix, region, as_json)
+        api: Optional[str] = API, token: Optional[str] = TOKEN, as_json: bool = JSON) -> None:
+    """Reject a request as the identity of your token: the execution continues with the step's else_steps, or fails with APPROVAL_REJECTED."""
+    _decide(approval_id, "rejected", comment, api, token, as_json)

@@ -182,7 +182,8 @@ def client_error(exc: Any, label: str, arn: str, *, step_id: str | None = None) 
 
 def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, label: str,
                    qualifier: str = RUNTIME_ENDPOINT, timeout_seconds: float | None = None,
-                   deadline: float | None = None, step_id: str | None = None) -> tuple[Any, str | None, int]:
+                   deadline: float | None = None, step_id: str | None = None,
+                   on_text: Any = None) -> tuple[Any, str | None, int]:
     """Send one ``InvokeAgentRuntime`` request and decode the whole answer.
 
     Parameters
@@ -203,6 +204,8 @@ def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, la
         Named in the ``TIMEOUT`` message.
     deadline : float, optional
         ``time.monotonic()`` after which reading the answer stops with ``TIMEOUT``.
+    on_text : callable, optional
+        Called with each text chunk of a streamed answer as it arrives (:func:`decode_response`).
     step_id : str, optional
         Attached to the errors.
 
@@ -242,7 +245,7 @@ def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, la
         content_type = response.get("contentType")
         stream = response["response"]
         try:
-            output, read = decode_response(content_type, stream, deadline=deadline)
+            output, read = decode_response(content_type, stream, deadline=deadline, on_text=on_text)
         finally:
             close = getattr(stream, "close", None)
             if callable(close):

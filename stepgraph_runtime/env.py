@@ -48,6 +48,9 @@ APPROVALS_TOPIC_ARN = "APPROVALS_TOPIC_ARN"
 STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
 #: The Secrets Manager secret holding a webhook's HMAC key (``lambdas/webhook``).
 WEBHOOK_SECRET_ARN = "WEBHOOK_SECRET_ARN"
+#: The DynamoDB table streamed text chunks go to (the HTTP API's live deltas); set by the API stack
+#: on ``lambdas/invoke_agent``, and by the local engine when the API serves.
+STREAM_DELTAS_TABLE = "STREAM_DELTAS_TABLE"
 #: Names the logs, traces and metrics of a handler (set by ``PowertoolsFunction``).
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import AGENT_ERROR, TIMEOUT
 
@@ -20,16 +20,25 @@ def _is_read_timeout(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) or any(cls.__name__ in _TIMEOUT_NAMES for cls in type(exc).__mro__)
 
 
-def _chunks(body: Any, deadline: float | None, stats: dict[str, int]) -> Iterator[bytes]:
+def _read_as_available(body: Any) -> Any:
+    """``read(amt)`` that returns what has arrived (urllib3's ``read1``) instead of waiting for
+    ``amt`` bytes, so a streamed answer's chunks reach ``on_text`` as the agent sends them.
+    Bodies without it (a test's ``BytesIO``) keep their ``read``."""
+    read1 = getattr(getattr(body, "_raw_stream", None), "read1", None)
+    return read1 if read1 is not None else body.read
+
+
+def _chunks(body: Any, deadline: float | None, stats: dict[str, int], *, as_available: bool = False) -> Iterator[bytes]:
     """Yield the body's chunks until it ends, counting bytes and enforcing the deadline.
 
     A read that fails other than by timing out (the connection closed before the body ended:
     botocore's ``ResponseStreamingError`` or ``IncompleteReadError``, urllib3's ``ProtocolError``)
     is ``AGENT_ERROR``: the answer was cut short.
     """
+    read = _read_as_available(body) if as_available else body.read
     while True:
         try:
-            chunk = body.read(READ_CHUNK_SIZE)
+            chunk = read(READ_CHUNK_SIZE)
         except Exception as exc:
             if _is_read_timeout(exc):
                 raise
@@ -108,7 +117,8 @@ def _event(raw: bytes, index: int) -> Any:
         return data
 
 
-def decode_response(content_type: str | None, body: Any, *, deadline: float | None = None) -> tuple[Any, int]:
+def decode_response(content_type: str | None, body: Any, *, deadline: float | None = None,
+                    on_text: Callable[[str], Any] | None = None) -> tuple[Any, int]:
     """Read an ``InvokeAgentRuntime`` response body fully and decode it.
 
     The body is read in ``READ_CHUNK_SIZE`` chunks until it ends, so large or slowly streamed
@@ -132,6 +142,9 @@ def decode_response(content_type: str | None, body: Any, *, deadline: float | No
         The ``StreamingBody`` (anything with ``read(amt)``).
     deadline : float, optional
         ``time.monotonic()`` value after which reading stops with ``TIMEOUT``.
+    on_text : callable, optional
+        Called with each text chunk of an event stream as it arrives (the HTTP API's live
+        ``delta`` events, :mod:`stepgraph_runtime.deltas`); the output is the same either way.
 
     Returns
     -------
@@ -150,7 +163,7 @@ def decode_response(content_type: str | None, body: Any, *, deadline: float | No
     """
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     stats = {"bytes": 0}
-    chunks = _chunks(body, deadline, stats)
+    chunks = _chunks(body, deadline, stats, as_available=media_type == "text/event-stream")
 
     if media_type == "text/event-stream":
         events: list[Any] = []
@@ -168,6 +181,8 @@ def decode_response(content_type: str | None, body: Any, *, deadline: float | No
             text = _text_chunk(event)
             if text is not None:
                 texts.append(text)
+                if on_text is not None:
+                    on_text(text)
         return {"response": "".join(texts), "events": events}, stats["bytes"]
 
     raw_body = b"".join(chunks)

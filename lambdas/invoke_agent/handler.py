@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 
-from stepgraph_runtime import agentcore, env, offload
+from stepgraph_runtime import agentcore, deltas, env, offload
 from stepgraph_runtime.agentcore import decode_response, runtime_session_id
 from stepgraph_runtime.errors import AGENT_ERROR, RATE_LIMIT, TIMEOUT, VALIDATION_ERROR, StepError
 
@@ -143,9 +143,11 @@ def invoke_agent(event: dict[str, Any], *, remaining_time_ms: int | None = None)
     )
     client = get_client(agentcore.region_of(arn), agentcore.read_timeout_for(budget))
     try:
+        publisher = deltas.publisher_for(event)  # text chunks for the HTTP API's live streams
         output, content_type, read = agentcore.invoke_runtime(
             client, arn=arn, session_id=session, payload=body, label=agent_id, qualifier=qualifier,
-            timeout_seconds=budget, deadline=started + budget, step_id=step_id)
+            timeout_seconds=budget, deadline=started + budget, step_id=step_id,
+            on_text=publisher.publish if publisher else None)
     except StepError as exc:
         logger.warning("agent invocation failed", extra={**keys, "error_code": exc.code, "aws_code": exc.aws_code})
         raise

@@ -33,9 +33,10 @@ from typing import Any, Callable, Iterator
 from stepgraph_runtime import env
 
 from ..compiler import CompiledWorkflow, compile_workflow, result_key
-from ..compiler.document import decode_exit, is_step_state
 from ..exceptions import ProjectError, StepgraphError, WorkflowValidationError
 from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSpec
+from ..history import StepEvent, convert_history_event
+from ..identity import VerifiedIdentity
 from ..project import Project, import_tools
 from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
@@ -57,35 +58,6 @@ _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 class EngineError(StepgraphError):
     """The local engine cannot run a workflow (a handler is missing, the execution vanished …)."""
-
-
-@dataclass(frozen=True)
-class StepEvent:
-    """Something that happened during an execution, derived from Step Functions' history.
-
-    Attributes
-    ----------
-    kind:
-        ``step_start``, ``step_complete``, ``step_failed``, ``step_retry`` (a task attempt failed
-        and will be retried or caught), ``status`` (execution status change), ``record`` (helper
-        states) or ``chained`` (a downstream workflow started by ``on_complete``; ``name`` is it).
-    name:
-        State name (a step id, or a helper state such as ``Store result``).
-    timestamp:
-        When Step Functions recorded it (UTC).
-    detail:
-        Kind-specific data: ``output`` for ``step_complete``, ``error``/``cause`` for
-        ``step_retry``, ``status`` for ``status``.
-    """
-
-    kind: str
-    name: str
-    timestamp: datetime
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"event", "step", "timestamp", ...detail}``."""
-        return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **self.detail}
 
 
 @dataclass
@@ -158,15 +130,6 @@ def _logs_to_stderr(module: ModuleType) -> None:
     handler = getattr(logger, "registered_handler", None)
     if handler is not None and hasattr(handler, "setStream"):
         handler.setStream(sys.stderr)
-
-
-def _parse(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
 
 
 def _local_secrets(path: Path) -> dict[str, str]:
@@ -462,26 +425,7 @@ class LocalEngine:
             time.sleep(delay)
 
     def _convert(self, event: dict[str, Any]) -> StepEvent | None:
-        kind: str = event["type"]
-        ts: datetime = event["timestamp"]
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            return StepEvent("step_start" if is_step_state(name) else "record", name, ts)
-        if kind.endswith("StateExited"):
-            details = event["stateExitedEventDetails"]
-            name = details["name"]
-            if not is_step_state(name):
-                return None
-            exit_ = decode_exit(name, details.get("output"))
-            if exit_.kind == "failed":
-                return StepEvent("step_failed", name, ts, {"error": exit_.error})
-            return StepEvent("step_complete", name, ts, {"output": exit_.output})
-        if kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            return StepEvent("step_retry", "", ts, {"error": details.get("error"), "cause": details.get("cause")})
-        if kind.startswith("Execution") and kind != "ExecutionStarted":
-            return StepEvent("status", "", ts, {"status": kind.removeprefix("Execution").lower()})
-        return None
+        return convert_history_event(event)
 
     def result_record(self, workflow_name: str, execution_arn: str) -> dict[str, Any]:
         """Read an execution's result record from the emulated results bucket.
@@ -514,7 +458,9 @@ class LocalEngine:
                 answer = on_approval(approval)
             if answer is not None:
                 decision, comment = answer
-                self.approvals.decide(approval.approval_id, decision, approver=approval.approvers[0], comment=comment)
+                # the person at this terminal owns the emulated approval; recorded as method "local-run"
+                operator = VerifiedIdentity(approval.approvers[0], "local-run")
+                self.approvals.decide(approval.approval_id, decision, identity=operator, comment=comment)
 
     def run(self, workflow_name: str, execution_input: Any, *, on_event: Callable[[StepEvent], None] | None = None,
             name: str | None = None, on_approval: Callable[[Any], Any] | None = None,
@@ -638,3 +584,31 @@ class LocalEngine:
         path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         skipped = self.fast_forward.skipped_seconds if self.fast_forward else 0.0
         return RunResult(execution_arn=arn, record=record, record_path=path, events=events, skipped_seconds=skipped)
+
+    # ------------------------------------------------------------------ used by the HTTP API (stepgraph serve)
+
+    def add_workflow(self, workflow: Any) -> str:
+        """Add a validated workflow that is not in the project's files and create its state machine.
+
+        Used by ``POST /api/workflows``; the project's own workflows are deployed by :meth:`deploy`.
+
+        Raises
+        ------
+        EngineError
+            When a workflow of that name exists, or it needs a handler the project lacks.
+        """
+        from dataclasses import replace
+        from types import MappingProxyType
+
+        if workflow.name in self.project.workflows:
+            raise EngineError(f"workflow '{workflow.name}' exists already")
+        self.project = replace(self.project, workflows=MappingProxyType({**self.project.workflows, workflow.name: workflow}))
+        return self.deploy(workflow.name)
+
+    def cancel(self, execution_arn: str, cause: str) -> None:
+        """Stop an execution (``StopExecution``) and record it as cancelled (see :meth:`_stop`)."""
+        self._stop(execution_arn, cause)
+
+    def deliver_chain_messages(self) -> list[str]:
+        """Hand waiting results-topic deliveries to the chain handler; return the executions it started."""
+        return self._deliver_chain_messages()
