@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .compiler.document import decode_exit, is_step_state
+from .compiler.document import decode_exit, is_step_state, parse_json
 
 __all__ = ["StepEvent", "convert_history_event", "parse_json", "is_helper_state"]
 
@@ -45,16 +45,6 @@ class StepEvent:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``{"event", "step", "timestamp", ...detail}``."""
         return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **self.detail}
-
-
-def parse_json(text: str | None) -> Any:
-    """Decode a JSON string from the history; text that is not JSON is returned as is (``None`` stays ``None``)."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
 
 
 def is_helper_state(name: str) -> bool:

@@ -39,6 +39,7 @@ __all__ = [
     "helper_state_name",
     "StateExit",
     "decode_exit",
+    "parse_json",
 ]
 
 INPUT = "input"
@@ -135,7 +136,8 @@ class StateExit:
     error: Any = None
 
 
-def _parse(text: str | None) -> Any:
+def parse_json(text: str | None) -> Any:
+    """Decode a JSON string from the history; text that is not JSON is returned as is (``None`` stays ``None``)."""
     if text is None:
         return None
     try:
@@ -151,7 +153,7 @@ def decode_exit(name: str, output_text: str | None) -> StateExit:
     ``steps.<name>``, a failure at ``error``, and a state that passes its input on (a condition)
     has it at ``last``. At the end of a loop body or branch the output is the bare value.
     """
-    output = _parse(output_text)
+    output = parse_json(output_text)
     if isinstance(output, dict) and isinstance(output.get(STEPS), dict) and name in output[STEPS]:
         return StateExit("complete", output=output[STEPS][name])
     if isinstance(output, dict) and ERROR in output and STEPS in output:
