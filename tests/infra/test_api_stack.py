@@ -166,4 +166,6 @@ def test_assets_hold_the_api_app_and_the_invokers_delta_publisher(repo_app, api)
     assert all((bundle / package).is_dir() for package in ("fastapi", "sse_starlette", "uvicorn", "pydantic_core"))
     workflows = repo_app.stacks.workflows
     invoker = _asset(repo_app, workflows, workflows.invoker.function)
-    assert (invoker / "stepgraph_deltas.py").read_text() == (Path(stepgraph.__file__).parent / "deltas.py").read_text()
+    import stepgraph_runtime  # the delta publisher travels inside the runtime package every function bundles
+
+    assert (invoker / "stepgraph_runtime" / "deltas.py").read_text() == (Path(stepgraph_runtime.__file__).parent / "deltas.py").read_text()

@@ -72,9 +72,15 @@ def test_no_principal_but_the_approvals_function_can_read_a_task_token_and_send_
     assert stack.approvals_table is not None, "the repository app has a human_approval step"
     table_id = logical_id(stack, stack.approvals_table)
     approval_role = logical_id(stack, stack.handlers[APPROVAL_FUNCTION].role)
+    # deployed with the HTTP API, deciding is the approvals decider's: the approvals function's
+    # other half (stacks/components/http_api.py), which only the API function may invoke
+    api = repo_app.stacks.api
+    decider_role = logical_id(api, api.http.decider.role) if api is not None and api.http.decider else None
     for path in repo_app.template_paths():
         template = json.loads(path.read_text(encoding="utf-8"))
-        assert token_readers_and_senders(template, table_id) <= {approval_role}, path.name
+        found = token_readers_and_senders(template, table_id)
+        assert found <= {approval_role, decider_role}, path.name
+        assert len(found) <= 1, f"{path.name}: more than one principal reads tokens and sends results: {found}"
 
 
 def test_token_check_finds_a_role_that_reads_the_table_and_sends_task_results():
@@ -113,11 +119,19 @@ def test_state_machine_log_groups_are_encrypted_with_a_key_only_cloudwatch_logs_
 def test_get_execution_history_is_granted_only_to_the_backstop_on_this_apps_executions(repo_app, workflows):
     stack, _ = workflows
     backstop_role = logical_id(stack, stack.backstop.function.role)
+    api = repo_app.stacks.api
+    api_role = logical_id(api, api.http.function.role) if api is not None else None
     machine_names = sorted(m.state_machine.node.default_child.state_machine_name for m in stack.state_machines.values())
     for path in repo_app.template_paths():
         template = json.loads(path.read_text(encoding="utf-8"))
         for role_id, statements in _policies_by_role(template).items():
             granted = [s for s in statements if _allows(s, "states:GetExecutionHistory")]
+            if api_role is not None and role_id == api_role and path.name == f"{api.stack_name}.template.json":
+                # SPEC §9: executions come from Step Functions' own history; the API reads it but
+                # may not send a task result (only the decider, which it invokes, can)
+                assert not any(_allows(s, "states:SendTaskSuccess") or _allows(s, "states:SendTaskFailure")
+                               for s in statements), "the API function must not send task results itself"
+                continue
             if role_id != backstop_role or path.name != f"{stack.stack_name}.template.json":
                 assert granted == [], f"{path.name}: {role_id} may read execution histories (and task tokens)"
                 continue
