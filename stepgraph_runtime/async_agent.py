@@ -48,6 +48,7 @@ __all__ = [
     "acceptance",
     "async_step",
     "check_acceptance",
+    "stepfunctions_client",
     "with_envelope",
 ]
 
@@ -139,6 +140,29 @@ def acceptance(task_id: Any) -> dict[str, Any]:
     return {ENVELOPE: {ACCEPTED: True, "task_id": str(task_id)}}
 
 
+def stepfunctions_client() -> Any:
+    """``boto3.client("stepfunctions")``; unsigned when ``AWS_ENDPOINT_URL_SFN`` is a loopback URL.
+
+    Locally the endpoint is the engine's gateway on 127.0.0.1, which needs no credentials, and a
+    local agent gets none (a Nova Act agent must not find any); deployed the variable is unset
+    and the runtime's role signs the calls.
+    """
+    import os
+    import urllib.parse
+
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    from . import env
+
+    endpoint = os.environ.get(env.AWS_ENDPOINT_URL_SFN, "")
+    region = os.environ.get(env.AWS_REGION) or os.environ.get(env.AWS_DEFAULT_REGION)  # AgentCore sets AWS_REGION
+    if urllib.parse.urlparse(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
+        return boto3.client("stepfunctions", region_name=region, config=Config(signature_version=UNSIGNED))
+    return boto3.client("stepfunctions", region_name=region)
+
+
 def _code_of(exc: BaseException) -> str:
     if isinstance(exc, StepError):
         return exc.code
@@ -155,17 +179,12 @@ class CallbackReporter:
     request:
         The step's envelope.
     client:
-        A ``stepfunctions`` client; default ``boto3.client("stepfunctions")`` (which honours
-        ``AWS_ENDPOINT_URL_SFN``).
+        A ``stepfunctions`` client; default :func:`stepfunctions_client`.
     """
 
     def __init__(self, request: AsyncRequest, client: Any = None):
         self.request = request
-        if client is None:
-            import boto3
-
-            client = boto3.client("stepfunctions")
-        self.client = client
+        self.client = client if client is not None else stepfunctions_client()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -241,7 +260,7 @@ def async_step(app: Any, *, client_factory: Callable[[], Any] | None = None, nam
         The ``bedrock_agentcore.BedrockAgentCoreApp`` (its ``add_async_task``/``complete_async_task``
         make ``GET /ping`` answer ``HealthyBusy`` while the work runs).
     client_factory:
-        Makes the ``stepfunctions`` client; default ``boto3.client("stepfunctions")``.
+        Makes the ``stepfunctions`` client; default :func:`stepfunctions_client`.
     name:
         The async task's name in ``/ping``'s bookkeeping; default the function's name.
 

@@ -13,6 +13,7 @@ __all__ = [
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+    "AWS_ENDPOINT_URL_SFN",
     "AWS_LAMBDA_RUNTIME_API",
     "AWS_REGION",
     "CHAIN_ROUTES",
@@ -62,6 +63,8 @@ FETCH_JSON_ALLOWED_HOSTS = "STEPGRAPH_FETCH_JSON_ALLOWED_HOSTS"
 
 #: botocore's per-service endpoint override; the local engine points it at its AgentCore gateway.
 AWS_ENDPOINT_URL_BEDROCK_AGENTCORE = "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"
+#: botocore's Step Functions endpoint override; the local engine gives async agents its gateway's URL.
+AWS_ENDPOINT_URL_SFN = "AWS_ENDPOINT_URL_SFN"
 #: botocore's endpoint override for every service.
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 #: The Lambda's region (set by Lambda).

@@ -39,7 +39,7 @@ from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSp
 from ..project import Project, import_tools
 from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
-from .emulator import FastForward, LambdaRegistry, install_seams
+from .emulator import FastForward, LambdaRegistry, TaskCallbacks, install_seams
 
 __all__ = ["LocalEngine", "StepEvent", "RunResult", "LOCAL_LAMBDAS", "EngineError"]
 
@@ -227,7 +227,9 @@ class LocalEngine:
         from moto import mock_aws
 
         agents = {local_runtime_arn(a, region=REGION, account=ACCOUNT): spec for a, spec in self.project.agents.items()}
-        self.gateway = AgentCoreGateway(agents, env=self.agent_env, log_dir=self.project.root / ".stepgraph" / "logs").start()
+        self.gateway = AgentCoreGateway(agents, env=self.agent_env, log_dir=self.project.root / ".stepgraph" / "logs")
+        self.gateway.env = {**self.gateway.callback_env(), **self.agent_env}  # async agents report back through it
+        self.gateway.start()
         self._set_env({
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
@@ -245,6 +247,7 @@ class LocalEngine:
         install_seams(self.registry, fast_forward=self.fast_forward)
         for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb"):
             self.clients[service] = boto3.client(service, region_name=REGION)
+        self.gateway.callbacks = TaskCallbacks(self.clients["stepfunctions"], account=ACCOUNT, region=REGION)
         self._create_resources()
         return self
 
