@@ -23,6 +23,7 @@ __all__ = [
     "POWERTOOLS_SERVICE_NAME",
     "RESULTS_BUCKET_NAME",
     "RESULTS_TOPIC_ARN",
+    "SESSION_RUNTIMES",
     "STATE_MACHINE_ARN",
     "STATE_MACHINE_NAME_PREFIX",
     "WEBHOOK_SECRET_ARN",
@@ -49,6 +50,10 @@ APPROVALS_TOPIC_ARN = "APPROVALS_TOPIC_ARN"
 STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
 #: The Secrets Manager secret holding a webhook's HMAC key (``lambdas/webhook``).
 WEBHOOK_SECRET_ARN = "WEBHOOK_SECRET_ARN"
+#: JSON ``{"<workflow>": [["<runtime ARN>", "<qualifier>"], ...]}``: the AgentCore runtimes whose
+#: sessions ``lambdas/record_backstop`` stops when an execution of the workflow ends (its own and its
+#: subflows' agents).
+SESSION_RUNTIMES = "STEPGRAPH_SESSION_RUNTIMES"
 #: Names the logs, traces and metrics of a handler (set by ``PowertoolsFunction``).
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 

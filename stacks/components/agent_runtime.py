@@ -214,6 +214,8 @@ class AgentRuntime(Construct):
                 idle_runtime_session_timeout=cdk.Duration.seconds(spec.idle_timeout_seconds),
                 max_lifetime=cdk.Duration.seconds(spec.max_lifetime_seconds),
             ),
+            # X-Ray traces of the runtime, joined to the invoker's by the traceParent it sends
+            tracing_enabled=True,
         )
         # The tag must exist in the repository before AgentCore pulls it.
         self.runtime.node.add_dependency(self.deployment)

@@ -35,7 +35,7 @@ from stepgraph_runtime import env
 from ..compiler import CompiledWorkflow, compile_workflow, result_key
 from ..compiler.document import decode_exit, is_step_state
 from ..exceptions import ProjectError, StepgraphError, WorkflowValidationError
-from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSpec
+from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSpec, session_agents
 from ..project import Project, import_tools
 from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
@@ -392,6 +392,9 @@ class LocalEngine:
         )["stateMachineArn"]
         self.compiled[workflow_name] = compiled
         self.state_machines[workflow_name] = arn
+        self._set_env({env.SESSION_RUNTIMES: json.dumps({  # what the deployed backstop is told: whose sessions to stop
+            name: [[local_runtime_arn(a, region=REGION, account=ACCOUNT), "DEFAULT"] for a in agents]
+            for name, agents in session_agents(self.compiled).items()})})
         return arn
 
     # ------------------------------------------------------------------ executions

@@ -10,7 +10,7 @@ from ..model import Step
 from ..substitutions import INVOKE_AGENT_FUNCTION, agent_runtime_key, placeholder
 from .base import MAX_LAMBDA_SECONDS, Checker, Params, StepKind, is_int, is_str, param
 
-__all__ = ["AgentExecution", "AgentParams", "MAX_ASYNC_SECONDS", "MODES"]
+__all__ = ["AgentExecution", "AgentParams", "AsyncAgentDeployment", "MAX_ASYNC_SECONDS", "MODES"]
 
 #: Longest async agent step, in seconds: an AgentCore async job lasts at most 8 hours
 #: (AgentCore Runtime quotas; FIELD-NOTES, second round).
@@ -41,6 +41,17 @@ class AgentParams(Params):
         if self.mode is not None:
             return self.mode == "async"
         return is_int(self.timeout_seconds) and self.timeout_seconds > MAX_LAMBDA_SECONDS
+
+
+@dataclass(frozen=True)
+class AsyncAgentDeployment:
+    """An agent this workflow calls asynchronously: its runtime's role may send this state machine's task results.
+
+    The stack grants that role ``states:SendTaskSuccess``/``SendTaskFailure``/``SendTaskHeartbeat``
+    on the workflow's state machine, and nothing on any other.
+    """
+
+    agent_id: str
 
 
 class AgentExecution(StepKind):
@@ -85,6 +96,10 @@ class AgentExecution(StepKind):
 
     def agents_used(self, step: Step) -> tuple[str, ...]:
         return (str(step.parameters.get("agent_id")),)
+
+    def deployment(self, step: Step) -> AsyncAgentDeployment | None:
+        p = self.params(step)
+        return AsyncAgentDeployment(str(p.agent_id)) if p.is_async else None
 
     def reads_everything(self, step: Step) -> bool:
         return self.params(step).payload is None  # the default payload carries every step's output
