@@ -24,13 +24,14 @@ import secrets
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
 from stepgraph_runtime import env
+from stepgraph_runtime.trace import trace_id_of, traceparent_for_execution
 
 from ..compiler import CompiledWorkflow, compile_workflow, result_key
 from ..compiler.document import decode_exit, is_step_state
@@ -76,16 +77,21 @@ class StepEvent:
     detail:
         Kind-specific data: ``output`` for ``step_complete``, ``error``/``cause`` for
         ``step_retry``, ``status`` for ``status``.
+    trace_id:
+        The execution's W3C trace id, the one its agents receive in ``traceparent``
+        (:func:`stepgraph_runtime.trace.traceparent_for_execution`; deployed, the X-Ray trace).
     """
 
     kind: str
     name: str
     timestamp: datetime
     detail: dict[str, Any] = field(default_factory=dict)
+    trace_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"event", "step", "timestamp", ...detail}``."""
-        return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **self.detail}
+        """JSON-ready form: ``{"event", "step", "timestamp", "trace_id", ...detail}``."""
+        trace = {"trace_id": self.trace_id} if self.trace_id else {}
+        return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **trace, **self.detail}
 
 
 @dataclass
@@ -414,6 +420,7 @@ class LocalEngine:
         sfn = self.clients["stepfunctions"]
         seen = 0
         delay = poll_seconds
+        trace_id = trace_id_of(traceparent_for_execution(execution_arn))
         while True:
             fetch_started = time.monotonic()
             status = sfn.describe_execution(executionArn=execution_arn)["status"]
@@ -429,7 +436,7 @@ class LocalEngine:
             for event in fresh:
                 converted = self._convert(event)
                 if converted is not None:
-                    yield converted
+                    yield replace(converted, trace_id=trace_id)
             if status in _TERMINAL:
                 return
             if on_poll is not None:

@@ -61,6 +61,20 @@ def test_async_step_answers_at_once_is_busy_heartbeats_and_completes_with_its_re
     assert len(tokens_heartbeated(engine)) >= 2  # every heartbeat_seconds / 3 while it worked
     assert [a for a, _ in engine.gateway.callback_log].count("SendTaskSuccess") == 1
     assert len(records_of(engine, result.execution_arn)) == 1
+    # one trace: the step events and the agent's traceparent share the execution's trace id
+    (trace_id,) = {e.trace_id for e in result.events}
+    sent = [tp for arn, _, _, tp in engine.gateway.invocations if arn == local_runtime_arn("long_worker")]
+    assert sent and sent[-1].split("-")[1] == trace_id
+    assert json.loads(json.dumps(result.events[0].to_dict()))["trace_id"] == trace_id
+
+
+def test_finished_execution_stops_its_agent_session(engine):
+    result = engine.run("long-research", {"behaviour": "work", "seconds": 0.5, "session_id": "research-session-0042"})
+
+    assert result.status == "completed"
+    from stepgraph_runtime.sessions import runtime_session_id
+
+    assert (local_runtime_arn("long_worker"), runtime_session_id("research-session-0042")) in engine.gateway.stopped_sessions
 
 
 def test_async_agent_that_stops_heartbeating_fails_the_step_with_timeout(engine):

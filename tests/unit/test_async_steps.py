@@ -283,3 +283,58 @@ def test_async_step_streaming_agent_result_has_the_decoded_stream_shape():
     entry(request())
     assert app.done.wait(5)
     assert json.loads(sfn.calls[-1][1]["output"]) == {"response": "ab", "events": [{"delta": "a"}, {"delta": "b"}]}
+
+
+# ----------------------------------------------------------------------------- sessions stopped (Stubber)
+
+SECOND_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/price_compare-EfGh5678"
+
+
+@pytest.fixture()
+def backstop(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", raising=False)
+    monkeypatch.setenv("STATE_MACHINE_NAME_PREFIX", "stepgraph-")
+    monkeypatch.setenv("STEPGRAPH_SESSION_RUNTIMES", json.dumps({"research": [[ARN, "DEFAULT"], [SECOND_ARN, "DEFAULT"]]}))
+    from stepgraph_runtime import agentcore
+
+    agentcore.clear_clients()
+    yield load_lambda_handler("record_backstop")
+    agentcore.clear_clients()
+
+
+def ended(status: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+    return {"executionArn": EXECUTION_ARN, "name": "run-1", "status": status, "input": json.dumps(execution_input),
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:stepgraph-research"}
+
+
+@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"])
+def test_ended_execution_stops_its_session_on_every_runtime_it_used(backstop, status):
+    from stepgraph_runtime import agentcore
+    from stepgraph_runtime.sessions import runtime_session_id
+
+    client = agentcore.get_client(REGION, 30)
+    session = runtime_session_id("chat-42")
+    with Stubber(client) as stub:
+        for arn in (ARN, SECOND_ARN):
+            stub.add_response("stop_runtime_session", {"runtimeSessionId": session, "statusCode": 200},
+                              {"agentRuntimeArn": arn, "runtimeSessionId": session, "qualifier": "DEFAULT"})
+        stopped = backstop.stop_sessions(ended(status, {"session_id": "chat-42"}))
+        stub.assert_no_pending_responses()
+
+    assert stopped == [(ARN, session), (SECOND_ARN, session)]
+
+
+def test_session_already_gone_is_skipped_and_a_nested_execution_leaves_sessions_to_its_parent(backstop):
+    from stepgraph_runtime import agentcore
+
+    client = agentcore.get_client(REGION, 30)
+    with Stubber(client) as stub:
+        stub.add_client_error("stop_runtime_session", "ResourceNotFoundException", "no such session")
+        stub.add_response("stop_runtime_session", {"runtimeSessionId": "x" * 40, "statusCode": 200})
+        assert len(backstop.stop_sessions(ended("SUCCEEDED", {}))) == 1
+        stub.assert_no_pending_responses()
+        nested = {"sessionId": "chat-42", "parent": {"executionArn": EXECUTION_ARN + "-parent"}}
+        assert backstop.stop_sessions(ended("SUCCEEDED", nested)) == []
