@@ -35,6 +35,7 @@ __all__ = [
     "output_value",
     "with_error",
     "session_id",
+    "user_id",
     "is_step_state",
     "helper_state_name",
     "StateExit",
@@ -115,6 +116,15 @@ def session_id() -> str:
     from stepgraph_runtime.records import session_id_jsonata
 
     return session_id_jsonata(field(INPUT), "$states.context.Execution.Name")
+
+
+def user_id() -> str:
+    """JSONata for the execution's ``input.user_id`` when it is a non-empty string, else ``null``.
+
+    Sent to AgentCore as ``runtimeUserId`` (SPEC §6).
+    """
+    value = f"{field(INPUT)}.user_id"
+    return f"($u := {value}; $type($u) = 'string' and $length($u) > 0 ? $u : null)"
 
 
 def helper_state_name(step_id: str, suffix: str) -> str:
