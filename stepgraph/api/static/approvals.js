@@ -68,9 +68,10 @@ export async function approvalsView({ main, identity }) {
     const mine = answer.approvals.filter((a) => a.approvers.includes(identity.subject));
     const others = answer.approvals.filter((a) => !a.approvers.includes(identity.subject));
     list.replaceChildren(
-      h("h2", {}, `Waiting for you (${mine.length})`),
-      mine.length ? mine.map((a) => card(a, identity, load)) : h("p", {}, "Nothing waits for your decision."),
-      others.length ? [h("h2", {}, `Waiting for others (${others.length})`), others.map((a) => card(a, identity, load))] : null);
+      h("section", {}, h("h2", {}, `Waiting for you (${mine.length})`),
+        mine.length ? mine.map((a) => card(a, identity, load)) : h("p", {}, "Nothing waits for your decision.")),
+      others.length ? h("section", {}, h("h2", {}, `Waiting for others (${others.length})`),
+        others.map((a) => card(a, identity, load))) : "");
   }
 
   main.replaceChildren(h("h1", {}, "Approvals"),
