@@ -24,16 +24,49 @@ def _all_templates(repo_app) -> dict[str, dict]:
     return {s.stack_name: repo_app.template_json(s) for s in repo_app.stacks.all()}
 
 
-def test_every_method_requires_the_cognito_authorizer(api):
+def _method_path(template: dict, method: dict) -> str:
+    """``/api/{proxy+}``, ``/`` … of a method, from the parts of its resources."""
+    resources = template["Resources"]
+    parts: list[str] = []
+    ref = method["Properties"]["ResourceId"]
+    while isinstance(ref, dict) and "Ref" in ref:
+        resource = resources[ref["Ref"]]["Properties"]
+        parts.insert(0, resource["PathPart"])
+        ref = resource["ParentId"]
+    return "/" + "/".join(parts)
+
+
+def test_every_api_method_requires_the_cognito_authorizer_and_only_the_console_files_are_public(api):
     stack, template = api
     methods = resources_of_type(template, "AWS::ApiGateway::Method")
     assert methods, "the API has no method"
     (authorizer_id, authorizer), = resources_of_type(template, "AWS::ApiGateway::Authorizer").items()
     assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
     assert render(authorizer["Properties"]["ProviderARNs"][0]) == f"<{logical_id(stack, stack.http.user_pool)}.Arn>"
+    public = set()
     for method in methods.values():
-        assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
-        assert method["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
+        path = _method_path(template, method)
+        if path.startswith("/api"):
+            assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS", path
+            assert method["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}, path
+        else:
+            assert method["Properties"]["AuthorizationType"] == "NONE", path
+            public.add((method["Properties"]["HttpMethod"], path))
+    assert public == {("GET", "/"), ("GET", "/config.json"), ("GET", "/console/{proxy+}")}
+
+
+def test_console_signs_in_with_the_hosted_ui_code_flow_and_its_own_url(api):
+    stack, template = api
+    clients = resources_of_type(template, "AWS::Cognito::UserPoolClient")
+    (console,) = [c["Properties"] for c in clients.values() if c["Properties"].get("AllowedOAuthFlows")]
+    assert console["AllowedOAuthFlows"] == ["code"] and console["GenerateSecret"] is False
+    assert set(console["AllowedOAuthScopes"]) == {"openid", "email"}
+    api_id = logical_id(stack, stack.http.api)
+    assert render(console["CallbackURLs"][0]).startswith(f"https://<{api_id}>.execute-api.")
+    assert render(console["CallbackURLs"][0]).endswith("/v1/")
+    function = resources_of_type(template, "AWS::Lambda::Function")[logical_id(stack, stack.http.function)]
+    settings = render(function["Properties"]["Environment"]["Variables"]["STEPGRAPH_CONSOLE_AUTH"])
+    assert "client_id" in settings and "domain_url" in settings
 
 
 def test_api_streams_responses_from_the_function_through_the_web_adapter(api):
