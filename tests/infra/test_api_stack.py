@@ -58,7 +58,7 @@ def test_every_api_method_requires_the_cognito_authorizer_and_only_the_console_f
 def test_console_signs_in_with_the_hosted_ui_code_flow_and_its_own_url(api):
     stack, template = api
     clients = resources_of_type(template, "AWS::Cognito::UserPoolClient")
-    (console,) = [c["Properties"] for c in clients.values() if c["Properties"].get("AllowedOAuthFlows")]
+    console = clients[logical_id(stack, stack.http.console_client)]["Properties"]
     assert console["AllowedOAuthFlows"] == ["code"] and console["GenerateSecret"] is False
     assert set(console["AllowedOAuthScopes"]) == {"openid", "email"}
     api_id = logical_id(stack, stack.http.api)
@@ -71,11 +71,11 @@ def test_console_signs_in_with_the_hosted_ui_code_flow_and_its_own_url(api):
 
 def test_api_streams_responses_from_the_function_through_the_web_adapter(api):
     stack, template = api
-    (method,) = resources_of_type(template, "AWS::ApiGateway::Method").values()
-    integration = method["Properties"]["Integration"]
-    assert integration["Type"] == "AWS_PROXY" and integration["ResponseTransferMode"] == "STREAM"
-    assert render(integration["Uri"]).endswith("/response-streaming-invocations")
-    assert integration["TimeoutInMillis"] == 15 * 60 * 1000
+    for method in resources_of_type(template, "AWS::ApiGateway::Method").values():  # /api and the console's files
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "AWS_PROXY" and integration["ResponseTransferMode"] == "STREAM"
+        assert render(integration["Uri"]).endswith("/response-streaming-invocations")
+        assert integration["TimeoutInMillis"] == 15 * 60 * 1000
     function_id = logical_id(stack, stack.http.function)
     function = template["Resources"][function_id]["Properties"]
     assert function["Handler"] == "run.sh" and function["Architectures"] == ["arm64"]
@@ -196,6 +196,8 @@ def test_assets_hold_the_api_app_and_the_invokers_delta_publisher(repo_app, api)
     bundle = _asset(repo_app, stack, stack.http.function)
     assert (bundle / "run.sh").stat().st_mode & 0o111, "run.sh must be executable"
     assert (bundle / "stepgraph" / "api" / "aws.py").is_file() and (bundle / "workflows" / "refund-approval.json").is_file()
+    assert (bundle / "stepgraph" / "api" / "static" / "index.html").is_file()  # the console
+    assert (bundle / "examples" / "refund-approval.input.json").is_file()  # its Run editor's example inputs
     assert all((bundle / package).is_dir() for package in ("fastapi", "sse_starlette", "uvicorn", "pydantic_core"))
     workflows = repo_app.stacks.workflows
     invoker = _asset(repo_app, workflows, workflows.invoker.function)
