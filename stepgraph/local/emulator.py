@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["install_seams", "check_seams", "LambdaRegistry", "LambdaContext", "FastForward", "SeamError", "TaskCallbacks"]
+__all__ = ["install_seams", "restore_real_time", "check_seams", "LambdaRegistry", "LambdaContext", "FastForward", "SeamError", "TaskCallbacks"]
 
 
 class SeamError(RuntimeError):
@@ -287,6 +287,17 @@ def check_seams() -> None:
         problems.append("moto.stepfunctions.responses.get_backend")
     if problems:
         raise SeamError(f"moto internals moved ({', '.join(problems)}); stepgraph pins moto==5.2.5")
+
+
+def restore_real_time() -> None:
+    """Undo the fast-forward of ``Wait`` states and retry back-offs (when an engine closes), so a
+    later emulator in the same process waits in real time again."""
+    if "wait" in _installed:
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+        WaitFunction._wait_interval = _installed["wait"]
+        retrier_decl.time = _installed["retry_time"]
 
 
 def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None) -> None:

@@ -41,7 +41,7 @@ from ..identity import VerifiedIdentity
 from ..project import Project, import_tools
 from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
-from .emulator import FastForward, LambdaRegistry, TaskCallbacks, install_seams
+from .emulator import FastForward, LambdaRegistry, TaskCallbacks, install_seams, restore_real_time
 
 __all__ = ["LocalEngine", "StepEvent", "RunResult", "LOCAL_LAMBDAS", "EngineError"]
 
@@ -248,6 +248,7 @@ class LocalEngine:
             self.gateway.stop()
         if self._mock:
             self._mock.stop()
+            restore_real_time()  # the seams are process-wide: a later emulator waits in real time
             logging.getLogger("moto.stepfunctions").setLevel(self._saved_log_level)
         for key, value in self._saved_env.items():
             if value is None:
