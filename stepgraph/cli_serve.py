@@ -62,6 +62,7 @@ def serve(port: int = typer.Option(8000, "--port", "-p", help="TCP port on 127.0
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((HOST, port))
+        listener.listen(128)  # connections made once the URL is printed wait in the backlog for uvicorn
     except OSError as exc:
         err.print(f"[red]error:[/] cannot listen on {HOST}:{port}: {exc}", highlight=False)
         raise typer.Exit(1)
