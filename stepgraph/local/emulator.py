@@ -12,6 +12,21 @@ Language locally"):
   does (``x-amz-function-error`` + ``{"errorType", "errorMessage"}``), so ``Retry``/``Catch``
   match the exception's class name.
 * **Time**: ``Wait`` states and retry back-offs can be fast-forwarded.
+* **Start-up**: moto's interpreter imports its AWS Batch integration, and with it moto's whole
+  Batch, EC2 and ECS emulations (about 60 % of the interpreter's import time), whether a state
+  machine calls Batch or not. ``moto.batch`` is registered as a package that imports its
+  backends on first use (:func:`defer_moto_batch`): a Batch task still works.
+* **History**: moto answers ``GetExecutionHistory`` with a deep copy of the whole history, which
+  botocore then parses back, on every call. :class:`HistoryFeed` reads only the events after a
+  given index, in-process, and wakes its readers when any history grows, so following an
+  execution costs time in proportion to its events, not to their square, and an event is seen
+  as soon as it is recorded.
+* **JSONPath**: moto parses a state's ``ResultPath`` (``$`` by default, JSONata states too) and
+  its other paths anew on every evaluation; parses are cached by text (parsed paths are
+  not changed by use).
+* **Clients**: moto's interpreter creates a new boto3 client for every Task it runs (about
+  50 ms each: a Lambda invocation, an S3 put, an SNS publish); the clients are cached per
+  region and service instead (botocore clients are thread-safe).
 * **Nested executions** (``arn:aws:states:::states:startExecution.sync:2``, a ``subflow``
   step): moto's copy of the interpreter leaves the parameter and response normalisation of
   its Step Functions integration empty, so ``StateMachineArn`` never reaches botocore's
@@ -24,17 +39,23 @@ These touch private names; :func:`check_seams` fails loudly if moto moved them.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import random
 import re
+import sys
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from types import ModuleType
 from typing import Any, Callable
 
-__all__ = ["install_seams", "restore_real_time", "check_seams", "LambdaRegistry", "LambdaContext", "FastForward", "SeamError", "TaskCallbacks"]
+__all__ = ["install_seams", "restore_real_time", "check_seams", "defer_moto_batch", "HistoryFeed", "LambdaRegistry",
+           "LambdaContext", "FastForward", "SeamError", "TaskCallbacks"]
 
 
 class SeamError(RuntimeError):
@@ -117,29 +138,41 @@ def _make_evaluator() -> Callable[[str], Any]:
 
     functions = _sfn_functions()
     declarations = tuple(getattr(moto_functions, "_DECLARATION_BY_VARIABLE_REFERENCE", {}).values())
-    local = threading.local()
+    # Compiled expressions by text, each a pool of instances: one instance evaluates in one thread
+    # at a time, and a Map's iterations (each on a thread of its own) reuse what others compiled.
+    pools: dict[str, list[Any]] = {}
+    lock = threading.Lock()
 
-    def compiled(text: str) -> Any:
-        cache = getattr(local, "cache", None)
-        if cache is None:
-            cache = local.cache = {}
-        expr = cache.get(text)
-        if expr is None:
-            if len(cache) > 2048:
-                cache.clear()
-            expr = jsonata.Jsonata(text)
-            for name, fn in functions.items():
-                expr.register_lambda(name, fn)
-            cache[text] = expr
+    def acquire(text: str) -> Any:
+        with lock:
+            pool = pools.get(text)
+            if pool:
+                return pool.pop()
+            if len(pools) > 2048:
+                pools.clear()
+        expr = jsonata.Jsonata(text)
+        for name, fn in functions.items():
+            expr.register_lambda(name, fn)
         return expr
+
+    def release(text: str, expr: Any) -> None:
+        with lock:
+            pools.setdefault(text, []).append(expr)
+
+    def run(text: str, bindings: dict[str, Any] | None) -> Any:
+        expr = acquire(text)
+        try:
+            return expr.evaluate(None, bindings) if bindings is not None else expr.evaluate(None)
+        finally:
+            release(text, expr)
 
     def evaluate(expression: str) -> Any:
         try:
             split = _split_declarations(expression, declarations)
             if split is None:
-                return compiled(expression).evaluate(None)
+                return run(expression, None)
             body, bindings = split
-            return compiled(body).evaluate(None, bindings)
+            return run(body, bindings)
         except JSONataException:
             raise
         except Exception as exc:  # jsonata-python raises JException and Python errors
@@ -221,6 +254,112 @@ class FastForward:
             self.skipped_seconds += max(0.0, float(seconds))
 
 
+class _DeferredPackage(ModuleType):
+    """A package whose ``__init__`` runs on the first attribute it is asked for (its submodules import at once)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or self.__dict__.get("_stepgraph_loaded"):
+            raise AttributeError(name)
+        self.__dict__["_stepgraph_loaded"] = True
+        self.__spec__.loader.exec_module(self)  # type: ignore[union-attr]
+        return getattr(self, name)
+
+
+def defer_moto_batch() -> None:
+    """Register ``moto.batch`` so that importing ``moto.batch.utils`` does not import its backends.
+
+    moto's Step Functions interpreter imports ``moto.batch.utils`` for one enum; the package's
+    ``__init__`` imports ``moto.batch.models``, which imports moto's EC2, ECS, IAM and Logs
+    emulations. Here the package's ``__init__`` runs when an attribute of the package itself is
+    first read (``batch_backends``, by moto's backend lookup), so a state machine that calls AWS
+    Batch still reaches moto's Batch emulation. Does nothing when ``moto.batch`` is imported already.
+    """
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:  # pragma: no cover
+        raise SeamError("moto.batch is not a package; stepgraph pins moto==5.2.5")
+    module = _DeferredPackage(spec.name)
+    module.__spec__ = spec
+    module.__loader__ = spec.loader
+    module.__file__ = spec.origin
+    module.__package__ = spec.name
+    module.__path__ = list(spec.submodule_search_locations)
+    sys.modules[spec.name] = module
+
+
+class HistoryFeed:
+    """Executions' history events, read in-process from moto's interpreter as they are recorded.
+
+    The events have the shape botocore gives ``GetExecutionHistory``'s (``type`` a string,
+    ``timestamp`` a timezone-aware ``datetime``, the ``*EventDetails`` keys as in the API).
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._generation = 0
+
+    def notify(self) -> None:
+        """Called by the seam whenever any execution's history grows."""
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    @property
+    def generation(self) -> int:
+        """A counter that grows with every event recorded (pass it to :meth:`wait`)."""
+        return self._generation
+
+    def wait(self, generation: int, timeout: float) -> None:
+        """Return when an event was recorded after ``generation`` was read, or after ``timeout`` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._generation != generation, timeout)
+
+    @staticmethod
+    def _execution(execution_arn: str) -> Any:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        parts = execution_arn.split(":")
+        if len(parts) < 8 or parts[5] != "execution":
+            raise ValueError(f"not an execution ARN: {execution_arn}")
+        return stepfunctions_parser_backends[parts[4]][parts[3]].describe_execution(execution_arn)
+
+    def read(self, execution_arn: str, start: int = 0) -> tuple[str, list[dict[str, Any]]]:
+        """The execution's status and its history events from index ``start`` on.
+
+        The status is read first, so once it is terminal the events returned are all there are.
+
+        Raises
+        ------
+        ValueError
+            When ``execution_arn`` is not an execution ARN.
+        moto.stepfunctions.exceptions.ExecutionDoesNotExist
+            When the emulator has no such execution.
+        """
+        execution = self._execution(execution_arn)
+        status = execution.exec_status.value if execution.exec_status is not None else "RUNNING"
+        worker = execution.exec_worker
+        env = worker.env if worker is not None else None
+        if env is None:  # not started yet
+            return status, []
+        manager = env.event_manager
+        with manager._mutex:
+            fresh = manager._history_event_list[start:]
+        return status, [_api_event(event) for event in fresh]
+
+
+def _api_event(event: dict[str, Any]) -> dict[str, Any]:
+    """One of moto's history events as botocore would give it (a shallow copy; details are not changed later)."""
+    out = dict(event)
+    kind = out.get("type")
+    if isinstance(kind, Enum):
+        out["type"] = kind.value
+    stamp = out.get("timestamp")
+    if isinstance(stamp, str):
+        out["timestamp"] = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return out
+
+
 _installed: dict[str, Any] = {}
 
 
@@ -259,7 +398,9 @@ class TaskCallbacks:
 
 def check_seams() -> None:
     """Raise :class:`SeamError` if a private moto name this module patches has moved."""
+    defer_moto_batch()
     try:
+        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
@@ -270,6 +411,13 @@ def check_seams() -> None:
     except ImportError as exc:  # pragma: no cover - only when moto moves
         raise SeamError(f"moto layout changed: {exc}; stepgraph pins moto==5.2.5") from exc
     problems = []
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    if not callable(getattr(boto_client, "boto_client_for", None)) or not hasattr(boto_client, "botocore_stubber"):
+        problems.append("moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for")
+    for name in ("_publish_history_event", "get_event_history"):
+        if not hasattr(EventManager, name):
+            problems.append(f"EventManager.{name}")
     for name in ("_normalise_parameters", "_normalise_response", "_eval_service_task"):
         if not hasattr(StateTaskServiceSfn, name):
             problems.append(f"StateTaskServiceSfn.{name}")
@@ -300,7 +448,8 @@ def restore_real_time() -> None:
         retrier_decl.time = _installed["retry_time"]
 
 
-def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None) -> None:
+def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
+                  history: HistoryFeed | None = None) -> None:
     """Patch moto (process-wide) so state machines run with JSONata, real handlers and fast time.
 
     Parameters
@@ -310,6 +459,8 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None)
     fast_forward:
         When given, ``Wait`` states and retry back-offs return at once and the skipped seconds
         are added to it; ``None`` keeps real time (``stepgraph run --real-time``).
+    history:
+        Notified whenever an execution's history grows. Default: none.
 
     Raises
     ------
@@ -332,6 +483,9 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None)
 
     LambdaSimpleBackend.invoke = invoke
     _install_nested_executions()
+    _install_history_notice(history)
+    _install_client_cache()
+    _install_path_cache()
 
     if fast_forward is None:
         WaitFunction._wait_interval = _installed["wait"]
@@ -352,6 +506,64 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None)
 
     WaitFunction._wait_interval = wait_interval
     retrier_decl.time = _FastTime()
+
+
+def _install_path_cache() -> None:
+    """Cache moto's JSONPath parses by text (``ResultPath``, and its ``jsonpath_ng.ext`` helper)."""
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (result_path, json_path):
+        key = f"parse:{module.__name__}"
+        original = _installed.setdefault(key, module.parse)
+        module.parse = functools.lru_cache(maxsize=1024)(original)  # type: ignore[attr-defined]
+
+
+def _install_client_cache() -> None:
+    """Let moto's interpreter reuse one boto3 client per region and service (emptied at every install)."""
+    import moto.stepfunctions.parser.asl.parse.asl_parser  # noqa: F401 - imports every module that creates clients
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = _installed.setdefault("boto_client_for", boto_client.boto_client_for)
+    cache: dict[tuple[str, str, bool], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, bool(boto_client.botocore_stubber.enabled))
+        with lock:
+            client = cache.get(key)
+            if client is None:
+                client = cache[key] = original(region, service, state_credentials)
+        return client
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) in (original, *_replaced_clients):
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+    _replaced_clients[:] = [boto_client_for]
+
+
+#: The cached ``boto_client_for`` installed last (replaced again by the next install).
+_replaced_clients: list[Any] = []
+
+
+def _install_history_notice(history: HistoryFeed | None) -> None:
+    """Make moto's event manager tell ``history`` of every event it records (``None``: nobody)."""
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    if "publish_event" not in _installed:
+        _installed["publish_event"] = EventManager._publish_history_event
+    original = _installed["publish_event"]
+    if history is None:
+        EventManager._publish_history_event = original
+        return
+
+    def publish(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        history.notify()
+
+    EventManager._publish_history_event = publish
 
 
 def _pascal_keys(value: Any) -> None:

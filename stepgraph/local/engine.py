@@ -39,9 +39,9 @@ from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSp
 from ..history import StepEvent, convert_history_event
 from ..identity import VerifiedIdentity
 from ..project import Project, import_tools
-from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
+from ..substitutions import APPROVAL_FUNCTION, RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
-from .emulator import FastForward, LambdaRegistry, TaskCallbacks, install_seams, restore_real_time
+from .emulator import FastForward, HistoryFeed, LambdaRegistry, TaskCallbacks, install_seams, restore_real_time
 
 __all__ = ["LocalEngine", "StepEvent", "RunResult", "LOCAL_LAMBDAS", "EngineError"]
 
@@ -55,6 +55,8 @@ APPROVALS_TOPIC_NAME = "stepgraph-approvals"
 LOCAL_LAMBDAS = {key: (spec.local_name, spec.folder) for key, spec in STATE_MACHINE_HANDLERS.items()}
 CHAIN_QUEUE_NAME = "stepgraph-chain-deliveries"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+#: Least seconds between two ``on_poll`` calls of :meth:`LocalEngine.events` (events wake it far more often).
+_ON_POLL_SECONDS = 0.05
 
 
 class EngineError(StepgraphError):
@@ -152,6 +154,16 @@ def _local_secrets(path: Path) -> dict[str, str]:
     return secrets
 
 
+class _Clients(dict):
+    """boto3 clients of the emulator by service name, each created on first use (a client costs ~50 ms)."""
+
+    def __missing__(self, service: str) -> Any:
+        import boto3
+
+        client = self[service] = boto3.client(service, region_name=REGION)
+        return client
+
+
 class LocalEngine:
     """Runs compiled workflows on an embedded AWS emulator (use as a context manager).
 
@@ -193,12 +205,14 @@ class LocalEngine:
         self.agent_env = agent_env or {}
         self.registry = LambdaRegistry()
         self.fast_forward = None if real_time else FastForward()
+        self.history = HistoryFeed()
         self.state_machines: dict[str, str] = {}
         self.compiled: dict[str, CompiledWorkflow] = {}
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.gateway: AgentCoreGateway | None = None
-        self.clients: dict[str, Any] = {}
+        self.clients: dict[str, Any] = _Clients()
+        self._approvals: Any = None
         self.substitutions: dict[str, str] = {}
         self.topic_arn = ""
         self.chain_queue_url: str | None = None
@@ -213,7 +227,6 @@ class LocalEngine:
             os.environ[key] = value
 
     def __enter__(self) -> "LocalEngine":
-        import boto3
         from moto import mock_aws
 
         agents = {local_runtime_arn(a, region=REGION, account=ACCOUNT): spec for a, spec in self.project.agents.items()}
@@ -234,9 +247,7 @@ class LocalEngine:
         moto_logger.setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
-        install_seams(self.registry, fast_forward=self.fast_forward)
-        for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb", "secretsmanager"):
-            self.clients[service] = boto3.client(service, region_name=REGION)
+        install_seams(self.registry, fast_forward=self.fast_forward, history=self.history)
         self.gateway.callbacks = TaskCallbacks(self.clients["stepfunctions"], account=ACCOUNT, region=REGION)
         self._create_resources()
         for name, value in self.secrets.items():
@@ -256,6 +267,24 @@ class LocalEngine:
             else:
                 os.environ[key] = value
 
+    @property
+    def approvals(self) -> Any:
+        """The approval requests (:class:`~stepgraph.approvals.ApprovalStore`); its table is created on first use.
+
+        A workflow with a ``human_approval`` step creates it when deployed, before it runs.
+        """
+        if self._approvals is None:
+            from ..approvals import ApprovalStore
+
+            self.clients["dynamodb"].create_table(
+                TableName=APPROVALS_TABLE_NAME, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "approval_id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "approval_id", "AttributeType": "S"}],
+            )
+            self._approvals = ApprovalStore(APPROVALS_TABLE_NAME, dynamodb=self.clients["dynamodb"],
+                                            stepfunctions=self.clients["stepfunctions"])
+        return self._approvals
+
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (``s3``, ``sns``, ``sqs``, ``stepfunctions`` …)."""
         return self.clients[service]
@@ -267,16 +296,8 @@ class LocalEngine:
         s3.create_bucket(Bucket=RESULTS_BUCKET_NAME)
         self.topic_arn = sns.create_topic(Name=RESULTS_TOPIC_NAME)["TopicArn"]
         self.approvals_topic_arn = sns.create_topic(Name=APPROVALS_TOPIC_NAME)["TopicArn"]
-        self.clients["dynamodb"].create_table(
-            TableName=APPROVALS_TABLE_NAME, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "approval_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "approval_id", "AttributeType": "S"}],
-        )
         self._set_env({env.APPROVALS_TABLE_NAME: APPROVALS_TABLE_NAME, env.APPROVALS_TOPIC_ARN: self.approvals_topic_arn,
                        env.PAYLOADS_BUCKET: RESULTS_BUCKET_NAME})
-        from ..approvals import ApprovalStore
-
-        self.approvals = ApprovalStore(APPROVALS_TABLE_NAME, dynamodb=self.clients["dynamodb"], stepfunctions=self.clients["stepfunctions"])
         role = iam.create_role(RoleName="stepgraph-local", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}],
@@ -380,6 +401,8 @@ class LocalEngine:
         missing = sorted(compiled.substitution_keys - set(self.substitutions))
         if missing:
             raise EngineError(f"workflow {workflow_name} needs {missing}, which this project does not provide locally")
+        if APPROVAL_FUNCTION in compiled.substitution_keys:
+            self.approvals  # noqa: B018 - its table exists before the approval Lambda writes to it
         arn = self.clients["stepfunctions"].create_state_machine(
             name=workflow_name, definition=compiled.substitute(self.substitutions), roleArn=self.role_arn,
         )["stateMachineArn"]
@@ -398,40 +421,35 @@ class LocalEngine:
         name = name or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         return self.clients["stepfunctions"].start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))["executionArn"]
 
-    def events(self, execution_arn: str, *, poll_seconds: float = 0.05,
+    def events(self, execution_arn: str, *, poll_seconds: float = 0.2,
                on_poll: Callable[[], None] | None = None) -> Iterator[StepEvent]:
         """Yield events as the execution's history grows, until it ends.
 
-        ``on_poll`` is called after every look at the history (the engine answers approvals there).
+        The history is read in-process (:class:`~stepgraph.local.emulator.HistoryFeed`): only
+        the events not seen yet, as soon as one is recorded. ``on_poll`` is called after every
+        look at the history (at most every 50 ms), and at least every ``poll_seconds`` while
+        nothing happens (the engine answers approvals there).
         """
-        sfn = self.clients["stepfunctions"]
         seen = 0
-        delay = poll_seconds
+        polled = 0.0
         trace_id = trace_id_of(traceparent_for_execution(execution_arn))
         while True:
-            fetch_started = time.monotonic()
-            status = sfn.describe_execution(executionArn=execution_arn)["status"]
-            history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
-            events = list(history["events"])
-            token = history.get("nextToken")
-            while token:
-                page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, nextToken=token)
-                events += page["events"]
-                token = page.get("nextToken")
-            fresh = events[seen:]
-            seen = len(events)
+            generation = self.history.generation
+            try:
+                status, fresh = self.history.read(execution_arn, seen)
+            except ValueError as exc:
+                raise EngineError(str(exc)) from exc
+            seen += len(fresh)
             for event in fresh:
                 converted = self._convert(event)
                 if converted is not None:
                     yield replace(converted, trace_id=trace_id)
             if status in _TERMINAL:
                 return
-            if on_poll is not None:
+            if on_poll is not None and time.monotonic() - polled >= _ON_POLL_SECONDS:
                 on_poll()
-            # moto returns the whole history on every call: poll less often as it grows
-            fetch_seconds = time.monotonic() - fetch_started
-            delay = max(poll_seconds if fresh else min(delay * 1.5, 0.2), 2 * fetch_seconds)
-            time.sleep(delay)
+                polled = time.monotonic()
+            self.history.wait(generation, poll_seconds)
 
     def _convert(self, event: dict[str, Any]) -> StepEvent | None:
         return convert_history_event(event)
@@ -456,6 +474,8 @@ class LocalEngine:
         return json.loads(body)
 
     def _answer_approvals(self, execution_arn: str, on_approval: Callable[[Any], Any] | None, seen: set[str]) -> None:
+        if self._approvals is None:  # no workflow with a human_approval step was deployed
+            return
         for approval in self.approvals.list("pending", execution_arn=execution_arn):
             if approval.approval_id in seen:
                 continue
@@ -556,7 +576,7 @@ class LocalEngine:
         """
         sfn = self.clients["stepfunctions"]
         sfn.stop_execution(executionArn=execution_arn, error="Aborted", cause=cause[:256])
-        for approval in self.approvals.list("pending", execution_arn=execution_arn):
+        for approval in [] if self._approvals is None else self.approvals.list("pending", execution_arn=execution_arn):
             token = self.approvals._get_item(approval.approval_id)["task_token"]
             try:
                 sfn.send_task_failure(taskToken=token, error="Aborted", cause=cause[:256])
