@@ -6,9 +6,9 @@ from enum import Enum
 
 from ..errors import ErrorCode
 from ..expressions import jsonata
-from .document import jsonata_string, merge_step_output, output_value
+from .document import jsonata_string, output_value
 
-__all__ = ["StateType", "HelperState", "jsonata_string", "merge_step_output", "output_value", "error_object"]
+__all__ = ["StateType", "HelperState", "jsonata_string", "output_value", "error_object"]
 
 
 class StateType(str, Enum):
@@ -25,16 +25,17 @@ class StateType(str, Enum):
 
 
 class HelperState(str, Enum):
-    """Names of the states the compiler adds after the steps.
+    """Names of the states the compiler adds after the steps (the result tail, SPEC §5).
 
-    They contain a space, which a step id cannot, so they never collide with step names.
+    They contain a space, which a step id cannot, so they never collide with step names. A run
+    that completes passes ``Store result`` → ``Publish result`` (which ends it); a run that
+    fails passes ``Store failure`` → ``Publish failure`` → ``Execution failed``.
     """
 
-    RECORD_RESULT = "Record result"
     STORE_RESULT = "Store result"
     PUBLISH_RESULT = "Publish result"
-    FINISHED = "Check status"
-    SUCCEEDED = "Execution succeeded"
+    STORE_FAILURE = "Store failure"
+    PUBLISH_FAILURE = "Publish failure"
     FAILED = "Execution failed"
 
 

@@ -12,6 +12,10 @@ Language locally"):
   does (``x-amz-function-error`` + ``{"errorType", "errorMessage"}``), so ``Retry``/``Catch``
   match the exception's class name.
 * **Time**: ``Wait`` states and retry back-offs can be fast-forwarded.
+* **Variables** (``Assign``): moto writes a string variable into the JSONata text it evaluates
+  as ``"<value>"`` without escaping, so a value holding a quote or a line break breaks every
+  later expression (and the ``assignedVariables`` of the history). Strings are JSON-encoded
+  here, as every other value already is.
 * **Nested executions** (``arn:aws:states:::states:startExecution.sync:2``, a ``subflow``
   step): moto's copy of the interpreter leaves the parameter and response normalisation of
   its Step Functions integration empty, so ``StateMachineArn`` never reaches botocore's
@@ -224,6 +228,28 @@ class FastForward:
 _installed: dict[str, Any] = {}
 
 
+def _encode_declarations(bindings: dict[str, Any]) -> str:
+    """moto's ``encode_jsonata_variable_declarations`` with strings JSON-encoded too."""
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    return "".join(f"{name}:={to_json_str(value, separators=(',', ':'))};" for name, value in bindings.items())
+
+
+def _install_variables() -> None:
+    """Close the string-encoding gap of moto's variables (see the module docstring)."""
+    from moto.stepfunctions.parser.asl.eval import states as moto_states
+    from moto.stepfunctions.parser.asl.eval import variable_store
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    moto_states.encode_jsonata_variable_declarations = _encode_declarations
+    variable_store.encode_jsonata_variable_declarations = _encode_declarations
+
+    def get_assigned_variables(self: Any) -> dict[str, str]:
+        return {name: to_json_str(self.get(name), separators=(",", ":")) for name in self._declaration_tracing}
+
+    variable_store.VariableStore.get_assigned_variables = get_assigned_variables
+
+
 def check_seams() -> None:
     """Raise :class:`SeamError` if a private moto name this module patches has moved."""
     try:
@@ -234,6 +260,8 @@ def check_seams() -> None:
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
             StateTaskServiceSfn,
         )
+        from moto.stepfunctions.parser.asl.eval import states as moto_states
+        from moto.stepfunctions.parser.asl.eval import variable_store
     except ImportError as exc:  # pragma: no cover - only when moto moves
         raise SeamError(f"moto layout changed: {exc}; stepgraph pins moto==5.2.5") from exc
     problems = []
@@ -248,6 +276,11 @@ def check_seams() -> None:
         problems.append("WaitFunction._wait_interval")
     if not hasattr(retrier_decl, "time"):
         problems.append("retrier_decl.time")
+    for module in (moto_states, variable_store):
+        if not hasattr(module, "encode_jsonata_variable_declarations"):
+            problems.append(f"{module.__name__}.encode_jsonata_variable_declarations")
+    if not hasattr(variable_store.VariableStore, "get_assigned_variables"):
+        problems.append("VariableStore.get_assigned_variables")
     if problems:
         raise SeamError(f"moto internals moved ({', '.join(problems)}); stepgraph pins moto==5.2.5")
 
@@ -284,6 +317,7 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None)
 
     LambdaSimpleBackend.invoke = invoke
     _install_nested_executions()
+    _install_variables()
 
     if fast_forward is None:
         WaitFunction._wait_interval = _installed["wait"]

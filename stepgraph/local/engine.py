@@ -445,7 +445,7 @@ class LocalEngine:
             name = details["name"]
             if not is_step_state(name):
                 return None
-            exit_ = decode_exit(name, details.get("output"))
+            exit_ = decode_exit(name, details.get("output"), details.get("assignedVariables"))
             if exit_.kind == "failed":
                 return StepEvent("step_failed", name, ts, {"error": exit_.error})
             return StepEvent("step_complete", name, ts, {"output": exit_.output})

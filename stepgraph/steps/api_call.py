@@ -47,15 +47,15 @@ class ApiCall(StepKind):
         p = self.params(step)
         timeout = int(p.timeout_seconds)
         arguments: dict[str, Any] = {
-            "url": ctx.template(p.url),
+            "url": ctx.template(p.url, step, scope),
             "method": str(p.method).upper(),
-            "headers": ctx.template(p.headers if p.headers is not None else {}),
+            "headers": ctx.template(p.headers if p.headers is not None else {}, step, scope),
             "timeout_seconds": timeout,
             "allowed_hosts": list(p.allowed_hosts),
             **ctx.execution_fields(step),
         }
         if "body" in step.parameters:
-            arguments["body"] = ctx.template(p.body)
+            arguments["body"] = ctx.template(p.body, step, scope)
         state = ctx.lambda_task(step, scope, API_CALL_FUNCTION, arguments, default_code=ErrorCode.TOOL_ERROR.value,
                                 timeout=step.timeout_seconds or timeout + TASK_TIMEOUT_MARGIN_SECONDS,
                                 retryable=(ErrorCode.RATE_LIMIT.value, ErrorCode.TIMEOUT.value, UPSTREAM_ERROR),
