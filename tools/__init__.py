@@ -237,4 +237,4 @@ def get_tool(name: str) -> Tool:
 
 
 # The built-in tools register themselves on import (kept last: they import ``tool`` from here).
-from . import http, orders  # noqa: E402,F401
+from . import http, orders, payload  # noqa: E402,F401

@@ -3,16 +3,17 @@
 Shared by the Lambda handlers: deployed, this file sits beside each ``handler.py``; locally the
 handlers find it in ``lambdas/shared/``.
 
-A step output whose JSON is larger than ``STEPGRAPH_OFFLOAD_BYTES`` (default 64 KiB) is written
+A step output whose JSON is larger than ``STEPGRAPH_OFFLOAD_BYTES`` (default 252 KiB) is written
 to ``s3://$PAYLOADS_BUCKET/payloads/<workflow>/<execution>/<step>.json`` and replaced by::
 
     {"offloaded": {"s3_uri": "s3://...", "size_bytes": 812345, "sha256": "..."},
      "preview": "<first 1,000 characters of the JSON>"}
 
 The next agent, tool or API step gets the whole value back (:func:`resolve` runs on its input
-before anything else); conditions and transforms see the reference. States.DataLimitExceeded
-cannot be caught by ``States.ALL`` — it would end an execution without a result record — so
-the limit is kept far away: the state document holds every step's output.
+before anything else); a condition or transform that reads a field inside it fails with a clear
+error (the compiler's reference check). States.DataLimitExceeded cannot be caught by
+``States.ALL`` — it would end an execution without a result record — so every value that
+travels (a state's output, a variable) stays under the limit.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 
 __all__ = ["offload", "resolve", "threshold_bytes", "is_reference"]
 
-DEFAULT_THRESHOLD = 64 * 1024
+#: Just under Step Functions' 256 KiB (262,144 bytes) per state and per variable, leaving 4 KiB
+#: for the ``lambda:invoke`` result around the payload (status code, HTTP headers).
+DEFAULT_THRESHOLD = 252 * 1024
 PREVIEW_CHARS = 1_000
 _s3: Any = None
 

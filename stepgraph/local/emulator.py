@@ -74,6 +74,8 @@ def _sfn_functions() -> dict[str, Callable[..., Any]]:
 
 
 _DECLARATION = re.compile(r"\$([A-Za-z0-9_]+):=")
+#: Functions moto wraps a whole evaluated expression in to check its result's type.
+_WRAPPERS = ("$type", "$exists")
 
 
 def _split_declarations(expression: str, function_declarations: tuple[str, ...]) -> tuple[str, dict[str, Any]] | None:
@@ -139,11 +141,14 @@ def _make_evaluator() -> Callable[[str], Any]:
 
     def evaluate(expression: str) -> Any:
         try:
-            split = _split_declarations(expression, declarations)
+            # moto checks a string or null result again as $type(<expression>) / $exists(<expression>)
+            wrapper = next((w for w in _WRAPPERS if expression.startswith(w + "(") and expression.endswith(")")), None)
+            inner = expression[len(wrapper) + 1 : -1] if wrapper else expression
+            split = _split_declarations(inner, declarations)
             if split is None:
                 return compiled(expression).evaluate(None)
             body, bindings = split
-            return compiled(body).evaluate(None, bindings)
+            return compiled(f"{wrapper}({body})" if wrapper else body).evaluate(None, bindings)
         except JSONataException:
             raise
         except Exception as exc:  # jsonata-python raises JException and Python errors
