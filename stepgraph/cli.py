@@ -244,3 +244,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 from . import cli_deployed  # noqa: E402,F401  registers deploy-state, invoke, logs, approvals
 from . import cli_import  # noqa: E402,F401  registers import elevaite
+from . import cli_cost  # noqa: E402,F401  registers cost

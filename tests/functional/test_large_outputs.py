@@ -12,7 +12,7 @@ from statelint.linter import Linter
 from stepgraph import compile_workflow, load_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "tests" / "workflows" / "valid" / "large-outputs.json"
+WORKFLOW = ROOT / "tests" / "workflows" / "large-outputs.json"
 #: 250 KiB of data per step: 20 of them hold 5,120,000 bytes at once, under the 10 MiB of variables.
 SIZE = 250 * 1024
 
