@@ -72,7 +72,7 @@ class ScopeCompiler:
                 if ref.root == "steps" and ref.path and isinstance(ref.path[0], str):
                     self.read_steps.add(ref.path[0])
         self.read_steps.discard(self.trigger_id or "")
-        self._readers: dict[tuple[str, bool], doc.Reader] = {}
+        self._readers: dict[tuple[int, bool], doc.Reader] = {}
 
     # ---------------------------------------------------------------- where values live
 
@@ -82,7 +82,7 @@ class ScopeCompiler:
     def reader(self, step: Step, scope: Scope, *, at_entry: bool | None = None) -> doc.Reader:
         """Where ``step``'s state finds each root (see :class:`~stepgraph.compiler.document.Reader`)."""
         entry = self.reads_at_entry(step, scope) if at_entry is None else at_entry
-        key = (step.step_id, entry)
+        key = (id(scope), entry)  # a reader depends on the scope, and on being its entry
         if key in self._readers:
             return self._readers[key]
         loop = None
