@@ -16,6 +16,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from .agents_stack import AgentsStack
+from .api_stack import ApiStack
 from .components.nag import MatchingAcknowledgments
 from .results_stack import ResultsStack
 from .settings import Settings
@@ -23,6 +24,7 @@ from .workflows_stack import UnknownAgentError, UnknownWorkflowError, WorkflowsS
 
 __all__ = (
     "AgentsStack",
+    "ApiStack",
     "ResultsStack",
     "Settings",
     "StepgraphStacks",
@@ -40,10 +42,11 @@ class StepgraphStacks:
     results: ResultsStack
     agents: AgentsStack
     workflows: WorkflowsStack
+    api: ApiStack
 
     def all(self) -> tuple[cdk.Stack, ...]:
-        """The three stacks, in deployment order."""
-        return (self.results, self.agents, self.workflows)
+        """The stacks, in deployment order."""
+        return (self.results, self.agents, self.workflows, self.api)
 
 
 def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lambdas_dir: Path | None = None) -> StepgraphStacks:
@@ -118,8 +121,16 @@ def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lam
         description="stepgraph: handler Lambdas, one Step Functions state machine per workflow, "
         "schedules, webhooks, chaining, alarms",
     )
+    api = ApiStack(
+        app,
+        f"{prefix}Api",
+        workflows=workflows,
+        project=project,
+        settings=settings,
+        description="stepgraph: execution HTTP API (API Gateway with response streaming, Cognito, Lambda)",
+    )
     if settings.nag:
         # MatchingAcknowledgments first: it turns acknowledge_matching patterns into exact
         # acknowledgments before cdk-nag checks. Unacknowledged findings fail `synth`.
         cdk.Validations.of(app).add_plugins(MatchingAcknowledgments(), AwsSolutionsChecks(app, verbose=True))
-    return StepgraphStacks(results=results, agents=agents, workflows=workflows)
+    return StepgraphStacks(results=results, agents=agents, workflows=workflows, api=api)

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -14,6 +15,7 @@ from constructs import Construct
 from stepgraph.agents import AgentSpec
 
 from .components import AgentRuntime, NovaActWorkflow
+from .components.agent_runtime import image_copier_role
 from .components.nag import acknowledge
 from .naming import pascal
 from .settings import Settings
@@ -122,10 +124,12 @@ class AgentsStack(cdk.Stack):
         )
 
     def _adopt_image_copier(self, settings: Settings) -> None:
-        """Give cdk_ecr_deployment's copier Lambda our log retention and acknowledge its findings.
+        """Give cdk_ecr_deployment's copier Lambda our log retention, and its role its log group only.
 
         The construct adds one singleton Lambda per stack, outside our constructs; its log
         group is the one CDK creates for it (``@aws-cdk/aws-lambda:useCdkManagedLogGroup``).
+        Its role is ``image_copier_role`` (granted per agent in ``AgentRuntime``), which may
+        write that log group and nothing else of CloudWatch Logs.
         """
         for child in self.node.children:
             if isinstance(child, lambda_.Function) and "CDKECRDeployment" in child.node.id:
@@ -133,18 +137,23 @@ class AgentsStack(cdk.Stack):
                 if isinstance(log_group, logs.CfnLogGroup):
                     log_group.retention_in_days = settings.log_retention_days
                     log_group.apply_removal_policy(settings.cdk_removal_policy)
-                acknowledge(
-                    child,
-                    "AwsSolutions-IAM4",
-                    "cdk-ecr-deployment's image copier creates its own role with "
-                    "AWSLambdaBasicExecutionRole; the construct offers no way to replace it.",
-                    findings=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+                role = image_copier_role(self)
+                # A policy of its own, not the role's default policy: the function (and so its
+                # log group) depends on the default policy, which must not depend on the group.
+                iam.Policy(
+                    self,
+                    "ImageCopierLogs",
+                    roles=[role],
+                    statements=[iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[child.log_group.log_group_arn],
+                    )],
                 )
                 acknowledge(
-                    child,
+                    role,
                     "AwsSolutions-IAM5",
-                    "cdk-ecr-deployment's copier pulls from the CDK asset repository and pushes to the "
-                    "agent repositories; the construct itself grants ecr:* and s3:GetObject on '*' "
-                    "and takes no narrower scope. It runs only during deployments.",
+                    "ecr:GetAuthorizationToken has no resource-level permissions (ECR's service "
+                    "authorization reference); every other ECR action is on the agent and asset "
+                    "repositories by ARN.",
                     findings=["Resource::*"],
                 )

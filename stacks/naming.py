@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import re
 
+from stepgraph.naming import pascal
+
 __all__ = ["pascal", "state_machine_name"]
-
-_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
-
-
-def pascal(name: str) -> str:
-    """Return ``name`` as PascalCase letters and digits, usable in a CloudFormation logical id.
-
-    Examples
-    --------
-    >>> pascal("customer-support")
-    'CustomerSupport'
-    >>> pascal("support_agent")
-    'SupportAgent'
-    """
-    return "".join(part[:1].upper() + part[1:] for part in _SEPARATORS.split(name) if part)
 
 
 def state_machine_name(prefix: str, workflow_name: str) -> str:

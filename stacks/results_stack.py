@@ -49,7 +49,7 @@ class ResultsStack(cdk.Stack):
             access_log_days=max(settings.log_retention_days, 1),
         )
         # Step outputs too large for Step Functions' 256 KiB travel through here by reference
-        # (lambdas/shared/stepgraph_offload.py); result records may point at them, so they stay.
+        # (stepgraph_runtime/offload.py); result records may point at them, so they stay.
         self.payloads = LoggedBucket(
             self,
             "Payloads",

@@ -4,7 +4,7 @@ and what starts or completes its runs: schedules, webhooks, chaining, the result
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -14,13 +14,18 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stepgraph import substitutions as keys
 from stepgraph.chaining import chain_routes
+from stepgraph.handlers import RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, WEBHOOK, HandlerSpec, bundle_sources
+from stepgraph.handlers import CHAIN as CHAIN_HANDLER
 from stepgraph.model import Workflow
 from stepgraph.steps.trigger import ScheduleDeployment, WebhookDeployment
+from stepgraph_runtime import env
+from stepgraph_runtime.offload import PREFIX as PAYLOADS_PREFIX
 
 from .components import (
     AlarmTopic,
@@ -42,13 +47,8 @@ from .naming import pascal, state_machine_name
 from .settings import Settings
 
 __all__ = [
-    "CHAIN_HANDLER",
-    "HANDLERS",
-    "Handler",
-    "RECORD_BACKSTOP_HANDLER",
     "UnknownAgentError",
     "UnknownWorkflowError",
-    "WEBHOOK_HANDLER",
     "WorkflowsStack",
 ]
 
@@ -59,82 +59,6 @@ class UnknownAgentError(ValueError):
 
 class UnknownWorkflowError(ValueError):
     """A workflow's ``on_complete`` names a workflow that is not deployed."""
-
-
-@dataclass(frozen=True)
-class Handler:
-    """A Lambda handler of ``lambdas/`` that compiled state machines call through a placeholder.
-
-    Attributes
-    ----------
-    folder:
-        The folder under ``lambdas/``.
-    construct_id:
-        Its construct id in the stack.
-    description:
-        The function's description.
-    timeout_seconds:
-        The function's timeout.
-    bundle:
-        Extra paths deployed beside ``handler.py``: path inside the asset -> path relative to
-        the project root.
-    offloads:
-        Whether it offloads large outputs to the payloads bucket (``stepgraph_offload``): it
-        then gets ``PAYLOADS_BUCKET`` and read/write on ``payloads/*``.
-    """
-
-    folder: str
-    construct_id: str
-    description: str
-    timeout_seconds: int = 900
-    bundle: Mapping[str, str] = field(default_factory=dict)
-    offloads: bool = False
-
-
-#: Shared module the offloading handlers import; deployed beside their handler.py.
-_OFFLOAD = {"stepgraph_offload.py": "lambdas/shared/stepgraph_offload.py"}
-
-#: The handlers by the substitution key that names them in compiled definitions. The agent
-#: invoker is always deployed; the others only when a workflow uses them.
-HANDLERS: Mapping[str, Handler] = {
-    keys.INVOKE_AGENT_FUNCTION: Handler(
-        "invoke_agent",
-        "InvokeAgent",
-        "Invokes an AgentCore runtime for an agent_execution step and drains its response",
-        bundle=_OFFLOAD,
-        offloads=True,
-    ),
-    keys.TOOL_FUNCTION: Handler(
-        "tool_call", "ToolCall", "Runs a registered Python tool for a tool_call step",
-        bundle={"tools": "tools", **_OFFLOAD},
-        offloads=True,
-    ),
-    keys.API_CALL_FUNCTION: Handler(
-        "api_call", "ApiCall", "Sends the HTTP request of an api_call step",
-        bundle={"tools/net.py": "tools/net.py", **_OFFLOAD},
-        offloads=True,
-    ),
-    keys.APPROVAL_FUNCTION: Handler(
-        "approval", "Approval", "Opens a human approval: stores the request and notifies approvers", timeout_seconds=60
-    ),
-}
-
-
-#: ``lambdas/chain``: starts downstream workflows (``on_complete``); deployed when a workflow chains.
-CHAIN_HANDLER = Handler(
-    "chain", "Chain", "Starts the downstream workflows of a finished upstream workflow (on_complete)", timeout_seconds=60
-)
-#: ``lambdas/record_backstop``: writes missing result records; deployed with any state machine.
-RECORD_BACKSTOP_HANDLER = Handler(
-    "record_backstop",
-    "RecordBackstop",
-    "Writes the result record of an execution that failed, timed out or was stopped without one",
-    timeout_seconds=60,
-)
-#: ``lambdas/webhook``: one per workflow with a webhook trigger (under the construct ``Webhook<Pascal name>``).
-WEBHOOK_HANDLER = Handler(
-    "webhook", "Handler", "Checks a webhook delivery's HMAC signature and starts the workflow", timeout_seconds=30
-)
 
 
 def _children_first(workflows: Sequence[CompiledWorkflowLike]) -> list[CompiledWorkflowLike]:
@@ -176,19 +100,21 @@ class WorkflowsStack(cdk.Stack):
     results_bucket, results_topic:
         Where result records go (``ResultsStack``).
     lambdas_dir:
-        The folder holding ``<handler>/handler.py`` (see ``HANDLERS``).
+        The folder holding ``<handler>/handler.py`` (the handler table: ``stepgraph.handlers``).
     results_topic_key:
         The topic's KMS key (publishers need its data key). Default: none, a topic without a
         customer-managed key.
     payloads_bucket:
         Where handlers offload step outputs too large for Step Functions. Default: none
-        (a too-large output then fails its step).
+        (a too-large output then fails its step). Each offloading handler may read and write
+        only ``payloads/<workflow>/*`` of the deployed workflows.
     definitions:
         The workflow documents by name (``Project.workflows``): their triggers (``schedule``,
         ``webhook``) and ``on_complete`` chains. Default: none (no schedules, webhooks or
         chains).
     project_root:
-        Root of the paths in ``Handler.bundle``. Default: the parent of ``lambdas_dir``.
+        Where the project's ``tools/`` is (bundled with ``tool_call``). Default: the parent of
+        ``lambdas_dir``.
     settings:
         Deployment settings (name prefix, log retention, Powertools release). Default
         ``Settings()``.
@@ -252,6 +178,7 @@ class WorkflowsStack(cdk.Stack):
         self._lambdas_dir = Path(lambdas_dir)
         self._project_root = Path(project_root) if project_root is not None else self._lambdas_dir.parent
         self._payloads_bucket = payloads_bucket
+        self._workflow_names = sorted({compiled.name for compiled in workflows})
         self._layer = powertools_layer(
             self,
             "PowertoolsLayer",
@@ -260,10 +187,11 @@ class WorkflowsStack(cdk.Stack):
         )
         used_keys = {key for compiled in workflows for key in compiled.substitution_keys}
         self.handlers: dict[str, PowertoolsFunction] = {}
-        for key, handler in HANDLERS.items():
-            if key == keys.INVOKE_AGENT_FUNCTION or key in used_keys:
+        for key, handler in STATE_MACHINE_HANDLERS.items():
+            if handler.always_deployed or key in used_keys:
                 self.handlers[key] = self._handler(handler)
         self.invoker = self.handlers[keys.INVOKE_AGENT_FUNCTION]
+        self._grant_secrets(workflows)
         self._grant_runtimes(workflows, runtimes)
         self.approvals_table: dynamodb.TableV2 | None = None
         self.approvals: EncryptedTopic | None = None
@@ -327,7 +255,7 @@ class WorkflowsStack(cdk.Stack):
         self.backstop = RecordBackstop(
             self,
             "ResultRecordBackstop",
-            function=self._handler(RECORD_BACKSTOP_HANDLER).function,
+            function=self._handler(RECORD_BACKSTOP).function,
             state_machines={m.name: m.state_machine for m in self.state_machines.values()},
             name_prefix=f"{prefix}-" if prefix else "",
             results_bucket=results_bucket,
@@ -376,7 +304,7 @@ class WorkflowsStack(cdk.Stack):
     def _add_webhook(self, name: str, machine: WorkflowStateMachine, deployment: WebhookDeployment) -> None:
         """An HMAC-checked function URL that starts workflow ``name`` (a ``webhook`` trigger)."""
         scope = Construct(self, f"Webhook{pascal(name)}")
-        function = self._handler(WEBHOOK_HANDLER, scope=scope)
+        function = self._handler(WEBHOOK, scope=scope)
         webhook = WebhookTrigger(
             scope,
             "Trigger",
@@ -389,38 +317,61 @@ class WorkflowsStack(cdk.Stack):
         self.webhooks[name] = webhook
         cdk.CfnOutput(self, f"WebhookUrl{pascal(name)}", value=webhook.url.url,
                       description=f"Webhook URL of workflow {name}: POST deliveries signed with the secret "
-                      "(X-Stepgraph-Timestamp, X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<body>')")
+                      "(X-Stepgraph-Timestamp, X-Stepgraph-Delivery, "
+                      "X-Stepgraph-Signature: sha256=HMAC of '<timestamp>.<delivery id>.<body>')")
         cdk.CfnOutput(self, f"WebhookSecretArn{pascal(name)}", value=webhook.secret.secret_arn,
                       description=f"Secrets Manager secret holding the HMAC key of workflow {name}'s webhook")
 
-    def _handler(self, handler: Handler, *, scope: Construct | None = None) -> PowertoolsFunction:
+    def _grant_secrets(self, workflows: Sequence[CompiledWorkflowLike]) -> None:
+        """Read on exactly the secrets ``api_call`` headers name (``{{secrets.<name>}}``), for the api_call function."""
+        names = sorted({name for compiled in workflows for name in getattr(compiled, "secrets", ())})
+        function = self.handlers.get(keys.API_CALL_FUNCTION)
+        if not names or function is None:
+            return
+        for name in names:
+            secret = secretsmanager.Secret.from_secret_name_v2(self, f"ApiSecret{pascal(name)}", name)
+            secret.grant_read(function.function)
+        acknowledge_matching(
+            function.function,
+            "AwsSolutions-IAM5",
+            "A secret referenced by name has a random 6-character suffix in its ARN (Secrets Manager "
+            "naming); the grant is <name>-?????? for exactly the secrets the workflows' api_call headers name.",
+            pattern=r"Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?",
+        )
+
+    def _handler(self, handler: HandlerSpec, *, scope: Construct | None = None) -> PowertoolsFunction:
         function = PowertoolsFunction(
             scope or self,
             handler.construct_id,
-            code_path=self._lambdas_dir / handler.folder,
+            code_path=handler.code_path(self._lambdas_dir),
             service_name=handler.folder,
             powertools=self._layer,
             description=handler.description,
             timeout=cdk.Duration.seconds(handler.timeout_seconds),
-            bundle={inside: self._project_root / source for inside, source in handler.bundle.items()},
+            bundle=bundle_sources(handler, self._project_root),
             log_retention=self.settings.retention,
             removal_policy=self.settings.cdk_removal_policy,
         )
-        if handler.offloads and self._payloads_bucket is not None:
-            function.function.add_environment("PAYLOADS_BUCKET", self._payloads_bucket.bucket_name)
+        if handler.offloads and self._payloads_bucket is not None and self._workflow_names:
+            function.function.add_environment(env.PAYLOADS_BUCKET, self._payloads_bucket.bucket_name)
+            # One function serves every workflow, so its role holds the prefixes of the deployed
+            # workflows, not the whole bucket; the handler itself follows only references under
+            # payloads/<its workflow>/<its execution>/ (stepgraph_runtime.offload.resolve).
             function.role.add_to_principal_policy(
                 iam.PolicyStatement(
                     sid="OffloadPayloads",
                     actions=["s3:PutObject", "s3:GetObject"],
-                    resources=[self._payloads_bucket.arn_for_objects("payloads/*")],
+                    resources=[self._payloads_bucket.arn_for_objects(f"{PAYLOADS_PREFIX}{name}/*")
+                               for name in self._workflow_names],
                 )
             )
             acknowledge_matching(
                 function.role,
                 "AwsSolutions-IAM5",
                 "Offloaded step outputs are written and read under payloads/<workflow>/<execution>/ "
-                "with names known only at run time; access is limited to the payloads/ prefix.",
-                pattern=r"Resource::.*/payloads/\*",
+                "with execution names known only at run time; access is limited to the deployed "
+                "workflows' own prefixes, and the handler follows only its execution's references.",
+                pattern=r"Resource::.*/payloads/[^*]+/\*",
             )
         return function
 
@@ -466,8 +417,8 @@ class WorkflowsStack(cdk.Stack):
             removal_policy=self.settings.cdk_removal_policy,
         )
         fn = approval.function
-        fn.add_environment("APPROVALS_TABLE_NAME", self.approvals_table.table_name)
-        fn.add_environment("APPROVALS_TOPIC_ARN", self.approvals.topic.topic_arn)
+        fn.add_environment(env.APPROVALS_TABLE_NAME, self.approvals_table.table_name)
+        fn.add_environment(env.APPROVALS_TOPIC_ARN, self.approvals.topic.topic_arn)
         # The handler only stores a request (PutItem with a condition); deciding happens elsewhere.
         self.approvals_table.grant(fn, "dynamodb:PutItem")
         grant_publish(fn, self.approvals.topic, self.approvals.key)

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .exceptions import StepgraphError
+from .identity import VerifiedIdentity
 
 __all__ = [
     "Approval",
@@ -26,9 +27,22 @@ __all__ = [
     "ApprovalClosedError",
     "ApprovalExpiredError",
     "DECISIONS",
+    "PUBLIC_ATTRIBUTES",
 ]
 
 DECISIONS = ("approved", "rejected")
+
+#: Every attribute of a request but its task token. Listing and reading go through this
+#: projection, so a principal allowed only these attributes (the deployed HTTP API, through the
+#: ``dynamodb:Attributes`` condition) can list requests; deciding reads the token and is done by
+#: the approvals decider function alone.
+PUBLIC_ATTRIBUTES = ("approval_id", "status", "workflow_name", "execution_arn", "execution_name", "step_id",
+                     "approvers", "message", "requested_at", "expires_at", "decision", "comment", "approver",
+                     "decided_at", "approver_verified_by")
+_PUBLIC_PROJECTION = {
+    "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(PUBLIC_ATTRIBUTES))),
+    "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(PUBLIC_ATTRIBUTES)},
+}
 
 
 class ApprovalError(StepgraphError):
@@ -72,6 +86,7 @@ class Approval:
     comment: str | None = None
     approver: str | None = None
     decided_at: str | None = None
+    approver_verified_by: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Approval":
@@ -81,6 +96,7 @@ class Approval:
             step_id=item["step_id"], approvers=tuple(item.get("approvers", ())), message=item.get("message", ""),
             requested_at=item["requested_at"], expires_at=item["expires_at"], decision=item.get("decision"),
             comment=item.get("comment"), approver=item.get("approver"), decided_at=item.get("decided_at"),
+            approver_verified_by=item.get("approver_verified_by"),
         )
 
     def is_expired(self, now: datetime | None = None) -> bool:
@@ -109,7 +125,7 @@ class ApprovalStore:
     >>> store = ApprovalStore("Stepgraph-Approvals")  # doctest: +SKIP
     >>> [a.approval_id for a in store.list()]
     ['3f1c0d...']
-    >>> store.decide("3f1c0d...", "approved", approver="ops@example.com", comment="ok")
+    >>> store.decide("3f1c0d...", "approved", identity=VerifiedIdentity("ops@example.com", "token"), comment="ok")
     """
 
     table_name: str
@@ -132,7 +148,7 @@ class ApprovalStore:
         deserializer = TypeDeserializer()
         items: list[dict[str, Any]] = []
         paginator = self.dynamodb.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.table_name, **kwargs):
+        for page in paginator.paginate(TableName=self.table_name, **_PUBLIC_PROJECTION, **kwargs):
             items += [{k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"]]
         return items
 
@@ -142,7 +158,7 @@ class ApprovalStore:
         Parameters
         ----------
         status:
-            ``pending`` (default; expired ones excluded), ``approved``, ``rejected``, ``expired``
+            ``pending`` (default; expired ones excluded), ``approved``, ``rejected``, ``expired``, ``cancelled``
             or ``None`` for all.
         execution_arn:
             Only the requests of this execution.
@@ -159,25 +175,27 @@ class ApprovalStore:
             approvals = [a for a in approvals if a.status == status]
         return sorted(approvals, key=lambda a: a.requested_at)
 
-    def _get_item(self, approval_id: str) -> dict[str, Any]:
+    def _get_item(self, approval_id: str, *, public: bool = False) -> dict[str, Any]:
         from boto3.dynamodb.types import TypeDeserializer
 
-        response = self.dynamodb.get_item(TableName=self.table_name, Key={"approval_id": {"S": approval_id}}, ConsistentRead=True)
+        projection = _PUBLIC_PROJECTION if public else {}
+        response = self.dynamodb.get_item(TableName=self.table_name, Key={"approval_id": {"S": approval_id}},
+                                          ConsistentRead=True, **projection)
         if "Item" not in response:
             raise ApprovalNotFoundError(f"no approval request {approval_id!r} in table {self.table_name}")
         deserializer = TypeDeserializer()
         return {k: deserializer.deserialize(v) for k, v in response["Item"].items()}
 
     def get(self, approval_id: str) -> Approval:
-        """One approval request.
+        """One approval request (read without its task token).
 
         Raises
         ------
         ApprovalNotFoundError
         """
-        return Approval.from_item(self._get_item(approval_id))
+        return Approval.from_item(self._get_item(approval_id, public=True))
 
-    def decide(self, approval_id: str, decision: str, *, approver: str, comment: str = "") -> Approval:
+    def decide(self, approval_id: str, decision: str, *, identity: VerifiedIdentity, comment: str = "") -> Approval:
         """Approve or reject a request and resume its execution.
 
         Parameters
@@ -186,8 +204,10 @@ class ApprovalStore:
             The request's id.
         decision:
             ``"approved"`` or ``"rejected"``.
-        approver:
-            Who decides; must be listed in the step's ``approvers``.
+        identity:
+            Who decides, as verified by an authentication mechanism (an API token, Cognito);
+            its ``subject`` must be listed in the step's ``approvers``. Never a name the caller
+            merely claims: there is no parameter for one.
         comment:
             Free text, passed to the workflow as ``comment``.
 
@@ -200,10 +220,15 @@ class ApprovalStore:
         ------
         ValueError
             For a decision other than approved/rejected.
+        TypeError
+            When ``identity`` is not a :class:`~stepgraph.identity.VerifiedIdentity`.
         ApprovalNotFoundError, NotAnApproverError, ApprovalClosedError, ApprovalExpiredError
         """
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {DECISIONS}, not {decision!r}")
+        if not isinstance(identity, VerifiedIdentity):
+            raise TypeError("approvals are decided by a VerifiedIdentity, not by a name")
+        approver = identity.subject
         item = self._get_item(approval_id)
         approval = Approval.from_item(item)
         if approver not in approval.approvers:
@@ -218,10 +243,10 @@ class ApprovalStore:
             self.dynamodb.update_item(
                 TableName=self.table_name,
                 Key={"approval_id": {"S": approval_id}},
-                UpdateExpression="SET #s = :d, decision = :d, approver = :a, #c = :c, decided_at = :t",
+                UpdateExpression="SET #s = :d, decision = :d, approver = :a, approver_verified_by = :m, #c = :c, decided_at = :t",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status", "#c": "comment"},
-                ExpressionAttributeValues={":d": {"S": decision}, ":a": {"S": approver}, ":c": {"S": comment},
+                ExpressionAttributeValues={":d": {"S": decision}, ":a": {"S": approver}, ":m": {"S": identity.method}, ":c": {"S": comment},
                                            ":t": {"S": decided_at}, ":pending": {"S": "pending"}},
             )
         except self.dynamodb.exceptions.ConditionalCheckFailedException as exc:
@@ -237,3 +262,30 @@ class ApprovalStore:
             )
             raise ApprovalExpiredError(f"approval {approval_id} can no longer resume its execution: {exc}") from exc
         return self.get(approval_id)
+
+    def cancel_pending(self, execution_arn: str) -> list[str]:
+        """Mark the pending requests of a stopped execution ``cancelled`` (a later decision gets 409).
+
+        Parameters
+        ----------
+        execution_arn:
+            The execution that was stopped.
+
+        Returns
+        -------
+        list of str
+            The ids of the requests cancelled.
+        """
+        cancelled: list[str] = []
+        for approval in self.list("pending", execution_arn=execution_arn):
+            try:
+                self.dynamodb.update_item(
+                    TableName=self.table_name, Key={"approval_id": {"S": approval.approval_id}},
+                    UpdateExpression="SET #s = :c", ConditionExpression="#s = :pending",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":c": {"S": "cancelled"}, ":pending": {"S": "pending"}},
+                )
+                cancelled.append(approval.approval_id)
+            except self.dynamodb.exceptions.ConditionalCheckFailedException:
+                continue  # decided meanwhile
+        return cancelled

@@ -15,6 +15,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from . import cli_deployed  # noqa: F401 - registers deploy-state, invoke, logs, approvals on the same app
+from . import cli_cost  # noqa: F401 - registers cost
+from . import cli_import  # noqa: F401 - registers import elevaite
+from . import cli_serve  # noqa: F401 - registers serve (the HTTP API)
+from .cli_app import app, err, find_project_root, out
+from .cli_app import emit_json as _emit_json
 from .compiler import compile_workflow
 from .exceptions import ProjectError, StepgraphError, WorkflowValidationError
 from .lint import workflow_warnings
@@ -22,29 +28,12 @@ from .project import load_project
 
 __all__ = ["app", "main", "find_project_root"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Agent workflows on AWS Step Functions and Bedrock AgentCore.")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def find_project_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` that holds ``workflows/`` or ``agents/`` (else cwd)."""
-    here = start.resolve()
-    for folder in [here, *here.parents]:
-        if (folder / "agents").is_dir() or (folder / "workflows").is_dir():
-            return folder
-    return Path.cwd()
-
-
 def _print_warnings(warnings: list, console: Console) -> None:
     """Warnings (SPEC §8): printed, never changing the exit code."""
     for warning in warnings:
         step = f"step '{warning.step_id}'" if warning.step_id else "workflow"
         console.print(f"  [yellow]warning[/] {escape(step)} [dim]{escape(warning.path)}[/]: {escape(warning.message)}", highlight=False)
 
-
-def _emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _load(file: Path):
@@ -241,7 +230,3 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-from . import cli_deployed  # noqa: E402,F401  registers deploy-state, invoke, logs, approvals
-from . import cli_import  # noqa: E402,F401  registers import elevaite
-from . import cli_cost  # noqa: E402,F401  registers cost

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from .cli import _emit_json, _load, app, err, out
+from .cli_app import app, emit_json, err, out
 from .compiler import compile_workflow
 from .cost import HISTORY_EVENT_LIMIT, Assumptions, estimate
 from .exceptions import StepgraphError
@@ -22,6 +22,8 @@ def cost_command(file: Path = typer.Argument(..., help="Workflow file."),
                  loop_items: int = typer.Option(10, "--loop-items", min=0, help="Items each loop runs."),
                  as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
     """Predict state transitions, Lambda invocations and price per execution and per N executions, per path."""
+    from .cli import _load  # the command module shares stepgraph.cli's file loading
+
     try:
         wf, _, _ = _load(file)
         compiled = compile_workflow(wf)
@@ -31,7 +33,7 @@ def cost_command(file: Path = typer.Argument(..., help="Workflow file."),
     assumptions = Assumptions(loop_items=loop_items, agent_seconds=agent_seconds)
     report = estimate(compiled.definition, workflow=wf.name, assumptions=assumptions)
     if as_json:
-        _emit_json(report.to_dict(executions))
+        emit_json(report.to_dict(executions))
         return
     out.print(f"[bold]{escape(wf.name)}[/]: {len(report.paths)} path(s); us-east-1 prices; "
               f"loops of {loop_items} items, agents {agent_seconds:g} s", highlight=False)

@@ -1,6 +1,7 @@
 """Commands for a deployed app (SPEC §8, §11): deploy-state, invoke, logs, approvals.
 
-They decorate the ``stepgraph`` typer app of :mod:`stepgraph.cli` (imported there, last), and
+They decorate the ``stepgraph`` typer app of :mod:`stepgraph.cli_app` (``stepgraph.cli`` imports
+this module so they are registered; this module never imports ``stepgraph.cli``), and
 read the deployment from the stacks' outputs (:func:`stepgraph.deployment.load_deployment`).
 Every command takes ``--prefix`` (default: ``cdk.json``'s ``stepgraph:stackPrefix`` when run in a
 project, else ``Stepgraph``), ``--region`` (default: boto3's) and ``--json`` (one JSON document on
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import warnings
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,7 +24,7 @@ import typer
 from rich.markup import escape
 
 from .agents import discover_agents
-from .cli import app, err, find_project_root, out
+from .cli_app import app, emit_json, err, find_project_root, out
 from .exceptions import StepgraphError
 from .project import Project
 
@@ -85,16 +85,12 @@ def _read_document(value: Optional[str], option: str) -> Any:
         raise CommandInputError(f"{option} is neither a JSON document nor a path to a JSON file ({exc})") from exc
 
 
-def _emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
 def _fail(exc: BaseException, as_json: bool) -> None:
     if as_json:
         document: dict[str, Any] = {"error": str(exc), "type": type(exc).__name__}
         if getattr(exc, "code", None):
             document["code"] = exc.code  # type: ignore[attr-defined]
-        _emit_json(document)
+        emit_json(document)
     err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(1)
 
@@ -163,7 +159,7 @@ def deploy_state(prefix: Optional[str] = PREFIX, region: Optional[str] = REGION,
                    for name, entry in sorted(state["workflows"].items())
                    if isinstance(entry, dict) and (entry.get("deployments") or {}).get("agentcore", {}).get("deployment_arn") in arns}
     if as_json:
-        _emit_json({"path": str(path), "account": deployment.account, "region": deployment.region,
+        emit_json({"path": str(path), "account": deployment.account, "region": deployment.region,
                     "workflows": written, "warnings": notes})
         return
     for note in notes:
@@ -205,7 +201,7 @@ def invoke_workflow_command(
             raise typer.Exit(130)
     status = record.get("status")
     if as_json:
-        _emit_json(record)
+        emit_json(record)
     else:
         out.print_json(json.dumps(record, ensure_ascii=False, default=str))
         if record.get("synthesized"):
@@ -233,7 +229,7 @@ def invoke_agent_command(
         session = session_id or new_session_id()
         output = invoke_agent_runtime(deployment, body, agent_id=agent_id, session_id=session, qualifier=qualifier)
     if as_json:
-        _emit_json(output)
+        emit_json(output)
         return
     err.print(f"[dim]session {escape(session)}[/]", highlight=False)
     out.print_json(json.dumps(output, ensure_ascii=False, default=str))
@@ -256,7 +252,7 @@ def logs_command(
         deployment = _deployment(prefix, region)
         events = recent_logs(target, deployment=deployment, since_seconds=seconds, limit=limit)
     if as_json:
-        _emit_json(events)
+        emit_json(events)
         return
     if not events:
         err.print(f"no log events for {escape(target)} in the last {escape(since)}", highlight=False)
@@ -293,7 +289,7 @@ def approvals_list(
         store = _store(_deployment(prefix, region))
         approvals = store.list(None if status == "all" else status)
     if as_json:
-        _emit_json([a.to_dict() for a in approvals])
+        emit_json([a.to_dict() for a in approvals])
         return
     if not approvals:
         err.print(f"no {'' if status == 'all' else status + ' '}approval requests", highlight=False)
@@ -305,34 +301,42 @@ def approvals_list(
         out.print(f"    {escape(a.message)}", highlight=False)
 
 
-def _decide(approval_id: str, decision: str, approver: str, comment: str, prefix: Optional[str],
-            region: Optional[str], as_json: bool) -> None:
+def _decide(approval_id: str, decision: str, comment: str, api: Optional[str], token: Optional[str], as_json: bool) -> None:
+    """Decide through the HTTP API: the decider is the identity the API verifies for ``token``, never a typed name."""
+    from .api.client import TOKEN_ENV, URL_ENV, call_api
+
     with _errors(as_json):
-        store = _store(_deployment(prefix, region))
-        approval = store.decide(approval_id, decision, approver=approver, comment=comment)
+        if not api or not token:
+            raise CommandInputError(
+                f"deciding needs the HTTP API and your token: --api URL (or {URL_ENV}; `stepgraph serve` prints it, "
+                f"deployed it is the stack output ApiUrl) and --token (or {TOKEN_ENV}; on AWS a Cognito ID token)")
+        approval = call_api(api, token, "POST", f"/api/approvals/{approval_id}", {"decision": decision, "comment": comment})
     if as_json:
-        _emit_json(approval.to_dict())
+        emit_json(approval)
         return
     colour = "green" if decision == "approved" else "red"
-    out.print(f"[{colour}]{decision}[/] {escape(approval.approval_id)} ({escape(approval.workflow_name)} · "
-              f"{escape(approval.step_id)}) by {escape(approver)}; execution resumed", highlight=False)
+    out.print(f"[{colour}]{decision}[/] {escape(approval['approval_id'])} ({escape(approval['workflow_id'])} · "
+              f"{escape(approval['step_id'])}) by {escape(str(approval['approver']))} "
+              f"(verified by {escape(str(approval['approver_verified_by']))}); execution resumed", highlight=False)
+
+
+API = typer.Option(None, "--api", envvar="STEPGRAPH_API_URL", help="Base URL of the HTTP API (stepgraph serve, or the deployed ApiUrl).")
+TOKEN = typer.Option(None, "--token", envvar="STEPGRAPH_API_TOKEN", help="Your bearer token (a Cognito ID token on AWS).")
 
 
 @approvals_app.command("approve")
 def approvals_approve(
         approval_id: str = typer.Argument(..., help="The approval request's id (see `stepgraph approvals list`)."),
-        approver: str = typer.Option(..., "--as", help="Who approves; must be one of the step's approvers."),
         comment: str = typer.Option("", "--comment", help="Passed to the workflow as comment."),
-        prefix: Optional[str] = PREFIX, region: Optional[str] = REGION, as_json: bool = JSON) -> None:
-    """Approve a request: the execution continues with the step's next_steps."""
-    _decide(approval_id, "approved", approver, comment, prefix, region, as_json)
+        api: Optional[str] = API, token: Optional[str] = TOKEN, as_json: bool = JSON) -> None:
+    """Approve a request as the identity of your token: the execution continues with the step's next_steps."""
+    _decide(approval_id, "approved", comment, api, token, as_json)
 
 
 @approvals_app.command("reject")
 def approvals_reject(
         approval_id: str = typer.Argument(..., help="The approval request's id (see `stepgraph approvals list`)."),
-        approver: str = typer.Option(..., "--as", help="Who rejects; must be one of the step's approvers."),
         comment: str = typer.Option("", "--comment", help="Passed to the workflow as comment."),
-        prefix: Optional[str] = PREFIX, region: Optional[str] = REGION, as_json: bool = JSON) -> None:
-    """Reject a request: the execution continues with the step's else_steps, or fails with APPROVAL_REJECTED."""
-    _decide(approval_id, "rejected", approver, comment, prefix, region, as_json)
+        api: Optional[str] = API, token: Optional[str] = TOKEN, as_json: bool = JSON) -> None:
+    """Reject a request as the identity of your token: the execution continues with the step's else_steps, or fails with APPROVAL_REJECTED."""
+    _decide(approval_id, "rejected", comment, api, token, as_json)

@@ -15,7 +15,7 @@ from typing import List
 import typer
 from rich.markup import escape
 
-from .cli import app, err, out
+from .cli_app import app, err, out
 from .exceptions import StepgraphError, WorkflowValidationError
 
 __all__ = ["import_app"]

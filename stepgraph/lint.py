@@ -66,7 +66,7 @@ def _comparisons(workflow: Workflow) -> Iterator[ValidationIssue]:
     by_id = workflow.steps_by_id
     for step in workflow.steps:
         for name, spec in kind_of(step).params_type.specs().items():
-            if spec.role != "condition" or not isinstance(step.parameters.get(name), str):
+            if spec.role != "predicate" or not isinstance(step.parameters.get(name), str):
                 continue
             try:
                 comparisons = condition_comparisons(step.parameters[name])

@@ -31,6 +31,33 @@ _CHAIN_WHEN = ("completed", "failed", "any")
 #: template, and low enough that the recursive passes over parameters (freezing, validation,
 #: compilation, ``json.dumps``) stay clear of Python's recursion limit.
 MAX_PARAMETER_DEPTH = 64
+#: Largest workflow document read, in bytes (SPEC §13: 1 MiB). Checked before parsing.
+MAX_DOCUMENT_BYTES = 1_048_576
+
+
+class _AliasRefusedError(yaml.YAMLError):
+    """A YAML alias met while composing; carries the anchor's name and where the alias is."""
+
+    def __init__(self, anchor: str, mark: Any):
+        super().__init__(anchor)
+        self.anchor = anchor
+        self.where = f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases (``*name``) instead of expanding them.
+
+    Nested aliases expand exponentially ("billion laughs": a 500-byte file whose nine levels of
+    nine aliases stand for 387 million strings ran for minutes through the passes over
+    parameters), and JSON has no aliases, so a workflow document never needs one (SPEC §13).
+    An anchor without alias is harmless and stays allowed.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # PyYAML hook, called for every node
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefusedError(event.anchor, event.start_mark)
+        return super().compose_node(parent, index)
 
 
 @dataclass
@@ -49,21 +76,41 @@ def read_document(path: str | Path) -> Any:
     ------
     ProjectError
         When the file is missing, has another extension, or does not parse.
+    WorkflowValidationError
+        When the file is larger than :data:`MAX_DOCUMENT_BYTES` (checked before reading it
+        whole) or, in YAML, uses an alias (SPEC §13).
     """
     file = Path(path)
     if not file.is_file():
         raise ProjectError(f"{file}: no such workflow file")
-    text = file.read_text(encoding="utf-8")
+    if file.suffix not in (".json", ".yaml", ".yml"):
+        raise ProjectError(f"{file}: a workflow file ends in .json, .yaml or .yml")
+    with file.open("rb") as handle:
+        data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise WorkflowValidationError(
+            [ValidationIssue(f"the document is larger than {MAX_DOCUMENT_BYTES:,} bytes (1 MiB), the most a workflow "
+                             "document may be (SPEC §13); split it into chained workflows")],
+            source=str(file),
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{file}: not UTF-8 text: {exc}") from exc
     try:
         if file.suffix == ".json":
             return json.loads(text)
-        if file.suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except _AliasRefusedError as exc:
+        raise WorkflowValidationError(
+            [ValidationIssue(f"YAML aliases are not allowed in workflow documents (SPEC §13: they can expand "
+                             f"exponentially); *{exc.anchor} at {exc.where}: write the value out")],
+            source=str(file),
+        ) from exc
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ProjectError(f"{file}: not valid {file.suffix[1:].upper()}: {exc}") from exc
     except RecursionError as exc:
         raise ProjectError(f"{file}: nested too deeply to read") from exc
-    raise ProjectError(f"{file}: a workflow file ends in .json, .yaml or .yml")
 
 
 def _is_int(value: Any) -> bool:

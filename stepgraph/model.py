@@ -152,23 +152,28 @@ class Workflow:
         """Every step of ``step_type``, in document order."""
         return tuple(s for s in self.steps if s.step_type == step_type)
 
+    def _used(self, hook: str) -> tuple[str, ...]:
+        """What the steps' kinds report through ``hook`` (``agents_used`` …), sorted, without repeats."""
+        from .steps import kind_of
+
+        return tuple(sorted({name for s in self.steps for name in getattr(kind_of(s), hook)(s)}))
+
     @property
     def agent_ids(self) -> tuple[str, ...]:
         """Agents the workflow's steps invoke, sorted, without repeats."""
-        from .steps import kind_of
-
-        return tuple(sorted({a for s in self.steps for a in kind_of(s).agents_used(s)}))
+        return self._used("agents_used")
 
     @property
     def tool_names(self) -> tuple[str, ...]:
         """Tools the workflow's steps call, sorted, without repeats."""
-        from .steps import kind_of
+        return self._used("tools_used")
 
-        return tuple(sorted({t for s in self.steps for t in kind_of(s).tools_used(s)}))
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """Secrets Manager secrets the workflow's steps read at call time, sorted, without repeats."""
+        return self._used("secrets_used")
 
     @property
     def child_workflows(self) -> tuple[str, ...]:
         """Workflows the workflow's steps run as nested executions, sorted, without repeats."""
-        from .steps import kind_of
-
-        return tuple(sorted({w for s in self.steps for w in kind_of(s).workflows_used(s)}))
+        return self._used("workflows_used")

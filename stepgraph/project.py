@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Mapping
 
 from .agents import AgentSpec, discover_agents
@@ -12,7 +12,7 @@ from .exceptions import ProjectError, ValidationIssue, WorkflowValidationError
 from .loader import load_workflow, read_document
 from .model import Workflow
 
-__all__ = ["Project", "load_project", "WORKFLOW_SUFFIXES", "chain_issues"]
+__all__ = ["Project", "load_project", "WORKFLOW_SUFFIXES", "chain_issues", "import_tools", "registered_tools"]
 
 WORKFLOW_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -92,13 +92,49 @@ class Project:
                         problems=MappingProxyType(problems)), workflow, note)
 
 
+def import_tools(root: str | Path) -> ModuleType | None:
+    """Import the project's ``tools`` package from ``<root>/tools/`` as module ``tools``, without touching ``sys.path``.
+
+    The package is loaded from its folder with :mod:`importlib` and registered in
+    ``sys.modules`` under ``tools`` (its submodules import relatively, through the package's own
+    search location), which is how ``lambdas/tool_call`` finds it when the local engine loads that
+    handler. A ``tools`` module already imported from the same folder is reused; one from another
+    folder is replaced, with its submodules.
+
+    Parameters
+    ----------
+    root:
+        The project folder.
+
+    Returns
+    -------
+    module or None
+        The package, or ``None`` when ``<root>/tools/__init__.py`` does not exist.
+
+    Raises
+    ------
+    ProjectError
+        When the package fails to import.
+    """
+    from stepgraph_runtime.packages import import_package
+
+    folder = Path(root) / "tools"
+    if not (folder / "__init__.py").is_file():
+        return None
+    try:
+        return import_package("tools", folder)
+    except Exception as exc:
+        raise ProjectError(f"tools/ failed to import: {type(exc).__name__}: {exc}") from exc
+
+
 def registered_tools(root: str | Path | None = None) -> frozenset[str]:
     """Names of the tools the app registers in its ``tools/`` package (empty when there is none).
 
     Parameters
     ----------
     root:
-        Project folder holding ``tools/``; ``None`` imports ``tools`` from ``sys.path`` as is.
+        Project folder holding ``tools/`` (imported with :func:`import_tools`); ``None`` imports
+        ``tools`` as ``import tools`` would.
 
     Raises
     ------
@@ -106,14 +142,10 @@ def registered_tools(root: str | Path | None = None) -> frozenset[str]:
         When ``tools/`` exists but fails to import.
     """
     import importlib
-    import sys
 
     if root is not None:
-        folder = Path(root).resolve()
-        if not (folder / "tools" / "__init__.py").is_file():
-            return frozenset()
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
+        module = import_tools(root)
+        return frozenset(getattr(module, "REGISTRY", {})) if module is not None else frozenset()
     try:
         module = importlib.import_module("tools")
     except ModuleNotFoundError as exc:
@@ -138,8 +170,12 @@ def chain_issues(workflows: Mapping[str, Workflow]) -> list[ValidationIssue]:
                 issues.append(ValidationIssue(f"on_complete names unknown workflow '{target.workflow}' (known: {', '.join(sorted(workflows))})", None, f"{wf.name}: on_complete[{i}]"))
 
     def edges(name: str) -> list[tuple[str, str]]:
+        """Workflows ``name`` starts, each with how: ``on_complete``, or the step type that nests it."""
+        from .steps import kind_of
+
         wf = workflows[name]
-        return [(t.workflow, "on_complete") for t in wf.on_complete] + [(c, "subflow") for c in wf.child_workflows]
+        nested = [(child, str(step.step_type)) for step in wf.steps for child in kind_of(step).workflows_used(step)]
+        return [(t.workflow, "on_complete") for t in wf.on_complete] + nested
 
     state: dict[str, int] = {}
 

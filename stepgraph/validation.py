@@ -16,7 +16,7 @@ from .expressions import ExpressionError, Reference, condition_references, templ
 from .graph import GraphAnalysis, Scope, analyze_graph
 from .model import Step, Workflow
 from .steps import Checker, kind_of, kinds_where
-from .steps.base import article
+from .steps.base import SECRET_NAME, article
 from .steps.delay import utc_timestamp
 from .steps.trigger import validate_schedule_expression
 
@@ -41,7 +41,7 @@ def _references(step: Step, issues: list[ValidationIssue] | None) -> list[tuple[
             refs = template_references(value) if spec.role == "template" else condition_references(value)
         except ExpressionError as exc:
             if issues is not None:
-                what = "condition" if spec.role == "condition" else "expression"
+                what = "condition" if spec.role == "predicate" else "expression"
                 issues.append(ValidationIssue(f"malformed {what}: {exc}", step.step_id, f"{path}.{name}"))
             continue
         found += [(name, r) for r in refs]
@@ -89,7 +89,7 @@ def _check_references(step: Step, scope: Scope | None, known_ids: Collection[str
             elif len(ref.path) < 2 or ref.path[1] != "output":
                 issues.append(ValidationIssue(f"'{ref}': a step's value is read as steps.{ref.path[0]}.output", step.step_id, where))
             elif (graph is not None and scope is not None and ref.path[0] in graph.scope_of
-                  and ref.path[0] not in graph.runs_before(step.step_id)):
+                  and ref.path[0] != step.step_id and ref.path[0] not in graph.runs_before(step.step_id)):
                 issues.append(ValidationIssue(
                     f"'{ref}' reads step '{ref.path[0]}' from step '{step.step_id}': "
                     + _visible_instead(graph, step.step_id, str(ref.path[0])), step.step_id, where))
@@ -97,6 +97,15 @@ def _check_references(step: Step, scope: Scope | None, known_ids: Collection[str
             issues.append(ValidationIssue(f"'{ref}': execution has id, name and start_time", step.step_id, where))
         elif ref.root == "workflow" and list(ref.path) != ["name"]:
             issues.append(ValidationIssue(f"'{ref}': the only workflow field is workflow.name", step.step_id, where))
+        elif ref.root == "secrets":
+            spec = kind_of(step).params_type.specs().get(name)
+            if spec is None or not spec.secrets:
+                issues.append(ValidationIssue(
+                    f"'{ref}': a secret is only read in an api_call step's headers (resolved at call time, "
+                    "never placed in the state machine, its input or its history)", step.step_id, where))
+            elif len(ref.path) != 1 or not isinstance(ref.path[0], str) or not SECRET_NAME.match(ref.path[0]):
+                issues.append(ValidationIssue(
+                    f"'{ref}': name one secret, secrets.<name> with a name of [A-Za-z0-9_-]", step.step_id, where))
         elif ref.root in ("item", "index") and not (scope is not None and scope.in_loop):
             issues.append(ValidationIssue(f"'{ref}' exists only inside a loop body", step.step_id, where))
 

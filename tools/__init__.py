@@ -17,6 +17,8 @@ __all__ = (
     "ToolRegistryError",
     "ToolSignal",
     "UnknownToolError",
+    "ENTRY_POINT_GROUP",
+    "discover",
     "get_tool",
     "tool",
 )
@@ -236,5 +238,44 @@ def get_tool(name: str) -> Tool:
         raise UnknownToolError(name, sorted(REGISTRY)) from None
 
 
-# The built-in tools register themselves on import (kept last: they import ``tool`` from here).
-from . import http, orders, payload  # noqa: E402,F401
+#: Entry-point group through which installed packages contribute tools (``pyproject.toml``:
+#: ``[project.entry-points."stepgraph.tools"]``). An entry point naming a module registers the
+#: ``@tool`` functions it defines; one naming a function registers it under the entry point's name.
+ENTRY_POINT_GROUP = "stepgraph.tools"
+
+
+def discover() -> list[str]:
+    """Import every module of this package and every ``stepgraph.tools`` entry point; their tools register.
+
+    Modules whose names start with ``_`` are skipped. Returns the names of what was loaded
+    (``tools.<module>`` and ``entry point <name>``), in the order loaded.
+
+    Raises
+    ------
+    ToolRegistryError
+        When an entry point cannot be loaded or registers an invalid or duplicate tool.
+    """
+    import importlib
+    import pkgutil
+    from importlib.metadata import entry_points
+
+    loaded: list[str] = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+            loaded.append(f"{__name__}.{info.name}")
+    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        try:
+            target = point.load()
+        except Exception as exc:
+            raise ToolRegistryError(f"entry point {point.name!r} ({point.value}) of group {ENTRY_POINT_GROUP} "
+                                    f"failed to load: {type(exc).__name__}: {exc}") from exc
+        if callable(target) and not inspect.ismodule(target) and point.name not in REGISTRY:
+            _register(target, point.name, "")
+        loaded.append(f"entry point {point.name}")
+    return loaded
+
+
+# Every module of tools/ registers its tools on import, no edit here needed (kept last: they
+# import ``tool`` from this module).
+discover()

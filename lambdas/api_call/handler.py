@@ -7,36 +7,16 @@ import json
 import os
 import re
 import ssl
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 
-# The address guard and the request loop live in ``tools/net.py`` (stdlib only), shared with the
-# ``fetch_json`` tool so there is one guard to audit. The deployed asset holds ``tools/net.py``
-# beside this file (``tools/__init__.py`` is optional: without it ``tools`` is a namespace
-# package). Run from a checkout (the local engine, tests) the package lives at the repository
-# root, two folders up; that folder is added to sys.path only when ``tools.net`` cannot be
-# imported otherwise.
-try:
-    from tools import net
-except ImportError as _exc:  # pragma: no cover - depends on how the handler is started
-    if _exc.name not in ("tools", "tools.net"):
-        raise
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tools import net
-
-# Deployed, ``stepgraph_offload.py`` sits beside this file; run from a checkout it lives in
-# ``lambdas/shared/``, added to sys.path only when the module cannot be imported otherwise.
-try:
-    import stepgraph_offload
-except ModuleNotFoundError as _offload_exc:  # pragma: no cover - depends on how the handler is started
-    if _offload_exc.name != "stepgraph_offload":
-        raise
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
-    import stepgraph_offload
+# The address guard and the request loop (stdlib only) are shared with the ``fetch_json`` tool,
+# so there is one guard to audit. ``net.request`` never re-sends a request: an answer, a reset or
+# a timeout reaches the step as an error, and only the step's ``retry`` sends it again.
+from stepgraph_runtime import env, net, offload
+from stepgraph_runtime.errors import RATE_LIMIT, TIMEOUT, TOOL_ERROR, StepError
 
 __all__ = (
     "ApiCallError",
@@ -49,8 +29,8 @@ __all__ = (
     "lambda_handler",
 )
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
+logger = Logger(service=env.service_name())
+tracer = Tracer(service=env.service_name())
 
 #: Methods an api_call step may use (the same list validation accepts).
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -68,60 +48,15 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 # --------------------------------------------------------------------------- errors
 
-
-class ApiCallError(Exception):
-    """Base class of the errors this Lambda raises.
-
-    The class *name* of each subclass is the error code: Lambda reports ``type(exc).__name__`` as
-    ``errorType`` and a Step Functions ``Retry``/``Catch`` matches it in ``ErrorEquals``.
-
-    Parameters
-    ----------
-    message : str
-        Human-readable sentence (becomes Lambda's ``errorMessage``); URLs in it carry no query string.
-    step_id : str, optional
-        The workflow step that made the request.
-    status_code : int, optional
-        The HTTP status, when the server answered.
-    """
-
-    code = "API_CALL_ERROR"
-
-    def __init__(self, message: str, *, step_id: str | None = None, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.step_id = step_id
-        self.status_code = status_code
+#: The errors this Lambda raises share one base class (the six codes: :mod:`stepgraph_runtime.errors`).
+ApiCallError = StepError
 
 
-class RATE_LIMIT(ApiCallError):  # noqa: N801 - the class name is the Step Functions error code
-    """The server answered 429 Too Many Requests (the message quotes ``Retry-After``)."""
-
-    code = "RATE_LIMIT"
-
-    def __init__(self, message: str, *, retry_after: str | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class UPSTREAM_ERROR(ApiCallError):  # noqa: N801 - the class name is the Step Functions error code
+class UPSTREAM_ERROR(StepError):  # noqa: N801 - the class name is the Step Functions error code
     """The server answered 5xx, or could not be reached (DNS failure, refused, reset, TLS or protocol
     failure). Transient by nature: the compiled state retries it, then reports it as ``TOOL_ERROR``."""
 
     code = "UPSTREAM_ERROR"
-
-
-class TIMEOUT(ApiCallError):  # noqa: N801 - the class name is the Step Functions error code
-    """No complete response within ``timeout_seconds`` (connect, redirects and body included)."""
-
-    code = "TIMEOUT"
-
-
-class TOOL_ERROR(ApiCallError):  # noqa: N801 - the class name is the Step Functions error code
-    """A final failure: a 4xx answer other than 429, a refused address, a bad URL, method or event,
-    too many redirects, a body over 5 MB, or a certificate that does not verify."""
-
-    code = "TOOL_ERROR"
 
 
 #: Readable aliases (STYLE.md names errors with an ``Error`` suffix).
@@ -162,6 +97,48 @@ def _headers(raw: Any, issues: list[str]) -> dict[str, str]:
     return headers
 
 
+def _secret_value(name: str) -> str:
+    """A Secrets Manager secret's string value, read at call time (cached 5 minutes by Powertools)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_secret(name, max_age=300)
+    except parameters.exceptions.GetParameterError as exc:
+        raise TOOL_ERROR(f"secret {name!r} could not be read from Secrets Manager: {exc}") from None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _with_secrets(raw: Any, secret_headers: Any, allowed: Any, issues: list[str]) -> Any:
+    """Join the parts of the headers the compiled step marks as holding secrets.
+
+    Only the headers named in the step's literal ``secret_headers``, and only the secrets in its
+    literal ``secrets`` list, are resolved: a ``{"secret": ...}`` object anywhere else (say, from
+    the execution input) is refused like any other non-string header value.
+    """
+    if not secret_headers:
+        return raw
+    if not isinstance(raw, dict) or not isinstance(secret_headers, list) or not isinstance(allowed, list):
+        issues.append("'secret_headers' and 'secrets' must be lists and 'headers' an object")
+        return raw
+    headers = dict(raw)
+    for name in secret_headers:
+        parts = headers.get(name, {}).get("parts") if isinstance(headers.get(name), dict) else None
+        if not isinstance(parts, list):
+            issues.append(f"header {name!r} holds no secret parts")
+            continue
+        text = []
+        for part in parts:
+            if isinstance(part, dict) and set(part) == {"secret"} and part["secret"] in allowed:
+                text.append(_secret_value(str(part["secret"])))
+            elif isinstance(part, str):
+                text.append(part)
+            else:
+                issues.append(f"header {name!r} has a part that is neither text nor one of the step's secrets")
+                break
+        headers[name] = "".join(text)
+    return headers
+
+
 def _validated(event: Any) -> tuple[str, str, dict[str, str], Any, float, list[str], str | None]:
     """Check the event's fields, collecting every problem before raising ``TOOL_ERROR`` once."""
     if not isinstance(event, dict):
@@ -176,7 +153,7 @@ def _validated(event: Any) -> tuple[str, str, dict[str, str], Any, float, list[s
         issues.append(f"'method' must be one of {', '.join(METHODS)}, got {method!r}")
     else:
         method = method.upper()
-    headers = _headers(event.get("headers"), issues)
+    headers = _headers(_with_secrets(event.get("headers"), event.get("secret_headers"), event.get("secrets"), issues), issues)
     timeout = event.get("timeout_seconds")
     if timeout is None:
         timeout = DEFAULT_TIMEOUT_SECONDS
@@ -239,11 +216,11 @@ def _status_error(response: net.Response, where: str, step_id: str | None) -> Ap
 def call_api(event: dict[str, Any], *, remaining_time_ms: int | None = None) -> dict[str, Any]:
     """Send the event's HTTP request through the address guard and return the response.
 
-    The URL and every redirect (followed by hand, at most 5) are checked by ``tools.net.check_url``:
+    The URL and every redirect (followed by hand, at most 5) are checked by ``stepgraph_runtime.net.check_url``:
     a host resolving to a loopback, private, link-local, unspecified, multicast, reserved or
     otherwise non-public address is refused unless listed in ``allowed_hosts``; the instance
     metadata address is refused even when listed. The connection goes to the addresses that were
-    checked. Only the standard library is used (``http.client`` via ``tools.net.request``).
+    checked. Only the standard library is used (``http.client`` via ``stepgraph_runtime.net.request``).
 
     Parameters
     ----------
@@ -343,12 +320,14 @@ def _remaining_ms(context: Any) -> int | None:
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     """Lambda entry point: see ``call_api``; errors surface under their code as ``errorType``.
 
-    An offloaded value in the body is fetched first, and a response too large for Step
-    Functions goes to S3 by reference (``stepgraph_offload``).
+    An offloaded value in the body is fetched first — only this execution's own, verified
+    (:func:`stepgraph_runtime.offload.resolve`) — and a response too large for Step Functions goes
+    to S3 by reference.
     """
+    workflow = str(event.get("workflow_name") or "unknown") if isinstance(event, dict) else "unknown"
+    execution = str(event.get("execution_name") or "unknown") if isinstance(event, dict) else "unknown"
     if isinstance(event, dict) and event.get("body") is not None:
-        event = {**event, "body": stepgraph_offload.resolve(event["body"])}
+        event = {**event, "body": offload.resolve(event["body"], workflow=workflow, execution=execution,
+                                                  step=event.get("step_id"))}
     response = call_api(event, remaining_time_ms=_remaining_ms(context))
-    return stepgraph_offload.offload(response, workflow=str(event.get("workflow_name") or "unknown"),
-                                     execution=str(event.get("execution_name") or "unknown"),
-                                     step=str(event.get("step_id") or "api"))
+    return offload.offload(response, workflow=workflow, execution=execution, step=str(event.get("step_id") or "api"))

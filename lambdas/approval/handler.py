@@ -25,18 +25,19 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from botocore.exceptions import ClientError
 
+from stepgraph_runtime import env
+
 __all__ = ("VALIDATION_ERROR", "approval_id_for", "open_approval", "lambda_handler")
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
+logger = Logger(service=env.service_name())
+tracer = Tracer(service=env.service_name())
 
 #: Extra days a decided or expired request stays in the table before DynamoDB's TTL removes it.
 RETENTION_DAYS = 30
 _REQUIRED = ("task_token", "workflow_name", "execution_arn", "step_id", "approvers", "timeout_seconds")
 
 
-class VALIDATION_ERROR(ValueError):  # noqa: N801 - the class name is the Step Functions error code
-    """The event lacks a field the approval needs (a compiler/handler mismatch, not retryable)."""
+from stepgraph_runtime.errors import VALIDATION_ERROR  # noqa: E402 - the event lacks a field the approval needs
 
 
 def approval_id_for(task_token: str) -> str:
@@ -49,7 +50,7 @@ def approval_id_for(task_token: str) -> str:
 
 
 def _table() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["APPROVALS_TABLE_NAME"])
+    return boto3.resource("dynamodb").Table(os.environ[env.APPROVALS_TABLE_NAME])
 
 
 def open_approval(event: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def open_approval(event: dict[str, Any], *, now: datetime | None = None) -> dict
             raise
         logger.info("approval already stored (retried invocation)", extra={"approval_id": approval_id})
         return {"approval_id": approval_id, "expires_at": item["expires_at"]}
-    topic = os.environ.get("APPROVALS_TOPIC_ARN")
+    topic = os.environ.get(env.APPROVALS_TOPIC_ARN)
     if topic:
         notice = {k: item[k] for k in ("approval_id", "workflow_name", "execution_name", "execution_arn", "step_id",
                                         "approvers", "message", "requested_at", "expires_at")}

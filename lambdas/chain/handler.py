@@ -31,10 +31,12 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
+from stepgraph_runtime import env
+
 __all__ = ("chained_execution_name", "chained_input", "start_chained", "lambda_handler")
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
+logger = Logger(service=env.service_name())
+tracer = Tracer(service=env.service_name())
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _client: Any = None
@@ -124,7 +126,7 @@ def start_chained(record: dict[str, Any], routes: dict[str, list[dict[str, str]]
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SNS entry point: one or more ``Records[].Sns.Message`` holding result records."""
-    routes = json.loads(os.environ.get("CHAIN_ROUTES", "{}"))
+    routes = json.loads(os.environ.get(env.CHAIN_ROUTES, "{}"))
     started: list[str] = []
     for entry in event.get("Records", []):
         started += start_chained(json.loads(entry["Sns"]["Message"]), routes)

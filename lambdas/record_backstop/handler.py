@@ -27,12 +27,14 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from botocore.exceptions import ClientError
 
+from stepgraph_runtime import env
+from stepgraph_runtime.records import STATUS_FAILED, build_result_record, execution_error, result_key
+
 __all__ = ("record_for", "backstop", "lambda_handler")
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
+logger = Logger(service=env.service_name())
+tracer = Tracer(service=env.service_name())
 
-_SIX = {"VALIDATION_ERROR", "AGENT_ERROR", "TOOL_ERROR", "TIMEOUT", "APPROVAL_REJECTED", "RATE_LIMIT"}
 _clients: dict[str, Any] = {}
 
 
@@ -50,65 +52,65 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-def _last_step(execution_arn: str) -> str | None:
-    """The last state entered that is a step (helper states have a space in their names)."""
+def _last_step(execution_arn: str) -> tuple[str | None, str | None]:
+    """The last state entered that is a step (helper states have a space in their names), and the
+    ``error_code`` its Task sent (the step kind's own code), when it ran a Lambda."""
     try:
         events = _client("stepfunctions").get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)["events"]
     except ClientError:
-        return None
+        return None, None
+    code = None
     for event in sorted(events, key=lambda e: e.get("id", 0), reverse=True):  # newest first, whatever the order served
+        scheduled = event.get("taskScheduledEventDetails") or event.get("lambdaFunctionScheduledEventDetails")
+        if scheduled and code is None:
+            try:
+                payload = json.loads(scheduled.get("parameters") or scheduled.get("input") or "{}").get("Payload")
+            except (TypeError, ValueError, AttributeError):
+                payload = None
+            code = payload.get("error_code") if isinstance(payload, dict) else None
         name = (event.get("stateEnteredEventDetails") or {}).get("name")
         if name and " " not in name:
-            return name
-    return None
+            return name, code
+    return None, None
 
 
 def record_for(detail: dict[str, Any], workflow_name: str) -> dict[str, Any]:
     """The result record (SPEC §5) of an execution from its status-change event ``detail``.
 
-    ``ABORTED`` becomes ``error.code`` ``CANCELLED`` (stopped from outside, not one of the six
-    step error codes); ``TIMED_OUT`` becomes ``TIMEOUT``; a ``FAILED`` error outside the six
-    codes becomes ``AGENT_ERROR`` with the original error name in the message.
+    Built by :func:`stepgraph_runtime.records.build_result_record`; the error is
+    :func:`stepgraph_runtime.records.execution_error`: ``ABORTED`` becomes ``CANCELLED`` (stopped
+    from outside, not one of the six step error codes), ``TIMED_OUT`` becomes ``TIMEOUT``, a
+    ``FAILED`` error outside the six codes becomes ``AGENT_ERROR`` with the original error name in
+    the message. The step is the last step the history entered; ``sessionId`` follows
+    :func:`stepgraph_runtime.records.record_session_id`.
     """
-    status = detail.get("status")
-    error, cause = detail.get("error"), detail.get("cause")
-    if status == "ABORTED":
-        code, message = "CANCELLED", cause or "the execution was stopped"
-    elif status == "TIMED_OUT":
-        code, message = "TIMEOUT", cause or "the execution exceeded its time-out"
-    elif error in _SIX:
-        code, message = error, cause or error
-    else:
-        code, message = "AGENT_ERROR", f"{error}: {cause}" if error else (cause or "the execution failed")
     raw_input = detail.get("input")
     try:
         execution_input = json.loads(raw_input) if isinstance(raw_input, str) else (raw_input or {})
     except ValueError:
         execution_input = {}
-    session = execution_input.get("session_id") or execution_input.get("sessionId") if isinstance(execution_input, dict) else None
-    return {
-        "executionArn": detail["executionArn"],
-        "executionName": detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1],
-        "workflowName": workflow_name,
-        "sessionId": str(session) if session else detail.get("name"),
-        "status": "failed",
-        "result": None,
-        "error": {"code": code, "message": str(message), "step": _last_step(detail["executionArn"])},
-        "startedAt": _iso(detail.get("startDate")),
-        "completedAt": _iso(detail.get("stopDate")) or datetime.now(timezone.utc).isoformat(),
-    }
+    name = detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1]
+    step, code = _last_step(detail["executionArn"])
+    error = execution_error(str(detail.get("status")), detail.get("error"), detail.get("cause"), step=step,
+                            default_code=code)
+    return build_result_record(
+        execution_arn=detail["executionArn"], execution_name=name, workflow_name=workflow_name,
+        execution_input=execution_input, status=STATUS_FAILED, error=error,
+        started_at=_iso(detail.get("startDate")),
+        completed_at=_iso(detail.get("stopDate")) or datetime.now(timezone.utc).isoformat(),
+    )
 
 
 def backstop(detail: dict[str, Any]) -> dict[str, Any] | None:
     """Write and announce the record when it is missing; return it, or ``None`` when it existed."""
     if detail.get("status") not in ("FAILED", "TIMED_OUT", "ABORTED"):
         return None
-    prefix = os.environ.get("STATE_MACHINE_NAME_PREFIX", "")
+    prefix = os.environ.get(env.STATE_MACHINE_NAME_PREFIX, "")
     machine = detail["stateMachineArn"].rsplit(":", 1)[-1]
     workflow = machine[len(prefix):] if prefix and machine.startswith(prefix) else machine
-    bucket = os.environ["RESULTS_BUCKET_NAME"]
+    bucket = os.environ[env.RESULTS_BUCKET_NAME]
     name = detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1]
-    key = f"results/{workflow}/{name}.json"
+    key = result_key(workflow, name)
     s3 = _client("s3")
     try:
         s3.head_object(Bucket=bucket, Key=key)
@@ -120,7 +122,7 @@ def backstop(detail: dict[str, Any]) -> dict[str, Any] | None:
     body = json.dumps(record)
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType="application/json")
     _client("sns").publish(
-        TopicArn=os.environ["RESULTS_TOPIC_ARN"], Message=body,
+        TopicArn=os.environ[env.RESULTS_TOPIC_ARN], Message=body,
         MessageAttributes={"workflowName": {"DataType": "String", "StringValue": workflow},
                            "status": {"DataType": "String", "StringValue": "failed"}},
     )

@@ -5,35 +5,26 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 
-# The deployed asset holds ``tools/`` beside this file (asset root = Lambda task root, on
-# sys.path), so ``import tools`` just works. Run from a checkout (the local engine, tests,
-# ``python lambdas/tool_call/handler.py``) the package lives at the repository root, two folders up;
-# that folder is added to sys.path only when ``tools`` cannot be imported otherwise, so a deployed
-# asset never picks up anything but its own copy.
+from stepgraph_runtime import env, offload
+from stepgraph_runtime.errors import TOOL_ERROR, VALIDATION_ERROR, StepError
+from stepgraph_runtime.packages import import_package
+
+# ``tools`` is the project's package of registered tools. Deployed, the asset holds it beside this
+# file (the asset root is Lambda's task root), so ``import tools`` finds it; the local engine has
+# imported it from the project folder before loading this handler. Started any other way from a
+# checkout, the repository's ``tools/`` (two folders up) is imported by path — sys.path is untouched.
 try:
     import tools
 except ModuleNotFoundError as _exc:  # pragma: no cover - depends on how the handler is started
     if _exc.name != "tools":
         raise
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    import tools
-
-# Deployed, ``stepgraph_offload.py`` sits beside this file; run from a checkout it lives in
-# ``lambdas/shared/``, added to sys.path only when the module cannot be imported otherwise.
-try:
-    import stepgraph_offload
-except ModuleNotFoundError as _offload_exc:  # pragma: no cover - depends on how the handler is started
-    if _offload_exc.name != "stepgraph_offload":
-        raise
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
-    import stepgraph_offload
+    tools = import_package("tools", Path(__file__).resolve().parents[2] / "tools")
 
 __all__ = (
     "RATE_LIMIT",
@@ -45,8 +36,8 @@ __all__ = (
     "lambda_handler",
 )
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
+logger = Logger(service=env.service_name())
+tracer = Tracer(service=env.service_name())
 
 #: Largest JSON result a tool may return: the most Step Functions passes between states (256 KiB).
 MAX_RESULT_BYTES = 256 * 1024
@@ -56,43 +47,8 @@ PASS_THROUGH_CODES = frozenset({"RATE_LIMIT", "TIMEOUT"})
 
 # --------------------------------------------------------------------------- errors
 
-
-class ToolCallError(Exception):
-    """Base class of the errors this Lambda raises itself.
-
-    The class *name* of each subclass is the error code: Lambda reports ``type(exc).__name__`` as
-    ``errorType`` and a Step Functions ``Retry``/``Catch`` matches it in ``ErrorEquals``.
-
-    Parameters
-    ----------
-    message : str
-        Human-readable sentence (becomes Lambda's ``errorMessage``).
-    tool : str, optional
-        The tool that was asked for.
-    step_id : str, optional
-        The workflow step that asked.
-    """
-
-    code = "TOOL_CALL_ERROR"
-
-    def __init__(self, message: str, *, tool: str | None = None, step_id: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.tool = tool
-        self.step_id = step_id
-
-
-class VALIDATION_ERROR(ToolCallError, ValueError):  # noqa: N801 - the class name is the Step Functions error code
-    """The tool is unknown, or the arguments do not bind to its signature (nothing was run)."""
-
-    code = "VALIDATION_ERROR"
-
-
-class TOOL_ERROR(ToolCallError):  # noqa: N801 - the class name is the Step Functions error code
-    """The tool raised, or returned a value Step Functions cannot carry."""
-
-    code = "TOOL_ERROR"
-
+#: The errors this Lambda raises itself share one base class (:mod:`stepgraph_runtime.errors`).
+ToolCallError = StepError
 
 #: A tool signals throttling or a timeout by raising these (``from tools import RATE_LIMIT``);
 #: they are the ``tools`` package's own classes, re-exported so both names are the same class.
@@ -209,7 +165,7 @@ def call_tool(event: dict[str, Any]) -> Any:
             tool=name, step_id=step_id,
         ) from exc
     size = len(encoded.encode("utf-8"))
-    if size > MAX_RESULT_BYTES and not os.environ.get("PAYLOADS_BUCKET"):
+    if size > MAX_RESULT_BYTES and not os.environ.get(env.PAYLOADS_BUCKET):
         raise TOOL_ERROR(
             f"tool {name} returned {size} bytes of JSON; Step Functions passes at most {MAX_RESULT_BYTES} "
             "bytes between states (return less, or write the data to S3 and return its URI)",
@@ -225,12 +181,14 @@ def call_tool(event: dict[str, Any]) -> Any:
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     """Lambda entry point: see ``call_tool``; errors surface under their code as ``errorType``.
 
-    Offloaded values in the arguments are fetched first, and a result too large for Step
-    Functions goes to S3 by reference (``stepgraph_offload``).
+    Offloaded values in the arguments are fetched first — only this execution's own, verified
+    (:func:`stepgraph_runtime.offload.resolve`) — and a result too large for Step Functions goes
+    to S3 by reference.
     """
+    workflow = str(event.get("workflow_name") or "unknown") if isinstance(event, dict) else "unknown"
+    execution = str(event.get("execution_name") or "unknown") if isinstance(event, dict) else "unknown"
     if isinstance(event, dict) and event.get("arguments"):
-        event = {**event, "arguments": stepgraph_offload.resolve(event["arguments"])}
+        event = {**event, "arguments": offload.resolve(event["arguments"], workflow=workflow, execution=execution,
+                                                       step=event.get("step_id"))}
     result = call_tool(event)
-    return stepgraph_offload.offload(result, workflow=str(event.get("workflow_name") or "unknown"),
-                                     execution=str(event.get("execution_name") or "unknown"),
-                                     step=str(event.get("step_id") or "tool"))
+    return offload.offload(result, workflow=workflow, execution=execution, step=str(event.get("step_id") or "tool"))

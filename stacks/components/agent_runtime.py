@@ -17,10 +17,35 @@ from stepgraph.agents import AgentSpec
 
 from .nag import acknowledge, acknowledge_matching
 
-__all__ = ["AgentRuntime", "model_resource_arns", "RUNTIME_ENDPOINT"]
+__all__ = ["AgentRuntime", "image_copier_role", "model_resource_arns", "RUNTIME_ENDPOINT"]
 
-#: The endpoint every runtime has; AgentCore names the runtime's log group after it.
-RUNTIME_ENDPOINT = "DEFAULT"
+#: Construct id of the stack's one role for cdk_ecr_deployment's image copier.
+_COPIER_ROLE_ID = "ImageCopierRole"
+
+
+def image_copier_role(scope: Construct) -> iam.Role:
+    """The stack's role for ``cdk_ecr_deployment``'s image-copier Lambda (made on first use).
+
+    The construct would give its own role ``ecr:*`` push actions and ``s3:GetObject`` on
+    ``*`` (checkov CKV_AWS_108 and CKV_AWS_111) and ``AWSLambdaBasicExecutionRole``. It gets
+    this role instead, through ``Role.without_policy_updates()``, so the construct's grants
+    are dropped; each :class:`AgentRuntime` grants it pull on its image asset's repository (the
+    CDK bootstrap repository) and pull/push on its own agent repository, and the stack grants
+    it writing to the copier's log group. ``ecr:GetAuthorizationToken`` stays on ``*``: it has
+    no resource-level permissions (ECR's service authorization reference).
+    """
+    stack = cdk.Stack.of(scope)
+    existing = stack.node.try_find_child(_COPIER_ROLE_ID)
+    if isinstance(existing, iam.Role):
+        return existing
+    return iam.Role(
+        stack,
+        _COPIER_ROLE_ID,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description="cdk-ecr-deployment's copier: pulls the agent image assets, pushes to the agent repositories",
+    )
+
+from stepgraph_runtime.agentcore import RUNTIME_ENDPOINT  # noqa: E402 - the endpoint every runtime has; its log group is named after it
 
 #: Files never sent to the Docker build (they only slow it down or leak local state).
 _BUILD_EXCLUDES = [".venv", "venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".git", ".env"]
@@ -71,7 +96,9 @@ class AgentRuntime(Construct):
     - The image is built from the agent folder for linux/arm64 (AgentCore runs arm64 only;
       an image built for the deploying machine's architecture fails with "exec format error")
       as a CDK Docker image asset, then copied into a repository this construct owns with
-      ``cdk_ecr_deployment`` under the tag = the asset hash. Owning the repository gives it
+      ``cdk_ecr_deployment`` under the tag = the asset hash, by a copier whose role may pull
+      only from that asset's repository and push only to this one (:func:`image_copier_role`).
+      Owning the repository gives it
       scan on push, a lifecycle rule and a removal policy, which the bootstrap asset
       repository does not offer. Synth needs neither Docker nor network: the image is built
       and copied at deploy time.
@@ -161,6 +188,7 @@ class AgentRuntime(Construct):
         )
         self.image_tag = self.image.asset_hash
         self.image_uri = f"{self.repository.repository_uri}:{self.image_tag}"
+        copier = image_copier_role(self)
         self.deployment = ecr_deployment.ECRDeployment(
             self,
             "CopyImage",
@@ -168,7 +196,12 @@ class AgentRuntime(Construct):
             dest=ecr_deployment.DockerImageName(f"{self.repository.repository_uri}:{self.image_tag}"),
             # The copier takes amd64 out of a multi-architecture index unless told otherwise.
             image_arch=["arm64"],
+            # The construct's own grants (ecr:* push and s3:GetObject on "*") are dropped.
+            role=copier.without_policy_updates(),
         )
+        self.image.repository.grant_pull(copier)
+        self.repository.grant_pull_push(copier)
+        self.deployment.node.add_dependency(copier)  # its policy exists before the copy runs
         environment = {"DOCKER_CONTAINER": "1", **dict(spec.environment)}
         self.runtime = agentcore.Runtime(
             self,

@@ -12,6 +12,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stepgraph_runtime import env
+
 from stepgraph.chaining import filter_policy
 
 from ..naming import pascal
@@ -105,7 +107,7 @@ class ChainSubscriptions(Construct):
             ]
             for upstream, targets in sorted(routes.items())
         }
-        function.add_environment("CHAIN_ROUTES", cdk.Stack.of(self).to_json_string(env_routes))
+        function.add_environment(env.CHAIN_ROUTES, cdk.Stack.of(self).to_json_string(env_routes))
         for downstream in sorted({t["workflow"] for targets in routes.values() for t in targets}):
             state_machines[downstream].grant_start_execution(function)
         function.add_permission(

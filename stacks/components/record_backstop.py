@@ -17,6 +17,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stepgraph_runtime import env
+
 from .dead_letter_queue import DeadLetterQueue
 from .encrypted_topic import grant_publish
 from .nag import acknowledge_matching
@@ -115,9 +117,9 @@ class RecordBackstop(Construct):
         super().__init__(scope, construct_id)
         self.function = function
         self.dead_letters = dead_letters
-        function.add_environment("RESULTS_BUCKET_NAME", results_bucket.bucket_name)
-        function.add_environment("RESULTS_TOPIC_ARN", results_topic.topic_arn)
-        function.add_environment("STATE_MACHINE_NAME_PREFIX", name_prefix)
+        function.add_environment(env.RESULTS_BUCKET_NAME, results_bucket.bucket_name)
+        function.add_environment(env.RESULTS_TOPIC_ARN, results_topic.topic_arn)
+        function.add_environment(env.STATE_MACHINE_NAME_PREFIX, name_prefix)
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadAndWriteResultRecords",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,8 +23,10 @@ class WebhookTrigger(Construct):
     senders (GitHub, Stripe, a partner's system) cannot sign requests with AWS SigV4, so the
     URL is reachable by anyone, and the **HMAC-SHA256 signature is the authentication**. The
     handler answers 401 and starts nothing unless ``X-Stepgraph-Signature`` is the HMAC of
-    ``"<X-Stepgraph-Timestamp>.<body>"`` under the secret and the timestamp is within 5
-    minutes; the delivery id names the execution, so a retried delivery starts nothing twice.
+    ``"<X-Stepgraph-Timestamp>.<X-Stepgraph-Delivery>.<body>"`` under the secret and the
+    timestamp is within 5 minutes. A **replay cache** (the ``replays`` table: Powertools
+    Idempotency's conditional write, records expiring with DynamoDB TTL after the signature
+    window) makes a replayed delivery start nothing; the delivery id also names the execution.
     A function URL rather than API Gateway: one signed POST needs no routing, request models,
     API keys or usage plans, and the URL adds no cost or moving part.
 
@@ -61,6 +64,8 @@ class WebhookTrigger(Construct):
         The HMAC key's secret.
     owns_secret:
         Whether the stack created the secret.
+    replays:
+        The replay cache table (partition key ``id``, TTL attribute ``expiration``).
     """
 
     def __init__(
@@ -105,6 +110,21 @@ class WebhookTrigger(Construct):
                 "together with the senders (put a new value, then update the senders).",
             )
         self.secret.grant_read(function)
+        self.replays = dynamodb.TableV2(
+            self,
+            "Replays",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="expiration",
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Only records of the last few minutes; nothing worth keeping after the stack.
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.replays.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+        function.add_environment("REPLAY_TABLE_NAME", self.replays.table_name)
         function.add_environment("WEBHOOK_SECRET_ARN", self.secret.secret_arn)
         function.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
         state_machine.grant_start_execution(function)

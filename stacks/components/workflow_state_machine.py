@@ -30,10 +30,41 @@ __all__ = [
     "MissingSubstitutionError",
     "WorkflowResources",
     "WorkflowStateMachine",
+    "state_machine_logs_key",
     "definition_substitutions",
     "has_distributed_map",
     "results_prefix",
 ]
+
+
+#: Construct id of the stack's one customer managed key for state machine log groups.
+_LOGS_KEY_ID = "StateMachineLogsKey"
+
+
+def state_machine_logs_key(scope: Construct, removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> kms.Key:
+    """The stack's customer managed KMS key for its state machines' log groups (made on first use).
+
+    Those log groups hold execution data (``Level: ALL``, ``IncludeExecutionData``), and so
+    the task tokens of human approvals. The key's policy gives the account (key
+    administration through IAM, as every KMS key policy must) and nothing else;
+    :class:`WorkflowStateMachine` adds one statement per log group letting the CloudWatch Logs
+    service principal of the region use the key **only** with the encryption context
+    ``aws:logs:arn`` of that log group (CloudWatch Logs user guide, "Encrypt log data in
+    CloudWatch Logs using AWS KMS"). Reading the logs then needs ``kms:Decrypt`` on this key
+    as well as ``logs:GetLogEvents``. Rotation is on. ``removal_policy`` is the log groups':
+    a retained log group needs its key.
+    """
+    stack = cdk.Stack.of(scope)
+    existing = stack.node.try_find_child(_LOGS_KEY_ID)
+    if isinstance(existing, kms.Key):
+        return existing
+    return kms.Key(
+        stack,
+        _LOGS_KEY_ID,
+        description="Encrypts the stepgraph state machines' CloudWatch log groups (execution data, task tokens)",
+        enable_key_rotation=True,
+        removal_policy=removal_policy,
+    )
 
 
 class CompiledWorkflowLike(Protocol):
@@ -223,7 +254,10 @@ class WorkflowStateMachine(Construct):
     log_group:
         Its log group, ``/aws/vendedlogs/states/<name>-<stack id suffix>``: the vended-logs
         prefix keeps CloudWatch Logs' account-wide resource policy from growing with every
-        state machine, and the suffix lets a retained group outlive a deleted stack.
+        state machine, and the suffix lets a retained group outlive a deleted stack. Encrypted
+        with ``logs_key``.
+    logs_key:
+        The stack's customer managed key for state machine logs (:func:`state_machine_logs_key`).
     substitutions:
         The substitutions passed to CloudFormation.
 
@@ -250,12 +284,27 @@ class WorkflowStateMachine(Construct):
         name = state_machine_name or compiled.name
         self.name = name
         stack_suffix = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+        log_group_name = f"/aws/vendedlogs/states/{name}-{stack_suffix}"
+        self.logs_key = state_machine_logs_key(self, removal_policy)
+        self.logs_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"LogsEncrypt{re.sub(r'[^A-Za-z0-9]', '', name)}"[:100],
+                principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": cdk.Stack.of(self).format_arn(
+                    service="logs", resource="log-group", resource_name=log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )}},
+            )
+        )
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
-            log_group_name=f"/aws/vendedlogs/states/{name}-{stack_suffix}",
+            log_group_name=log_group_name,
             retention=log_retention,
             removal_policy=removal_policy,
+            encryption_key=self.logs_key,
         )
         self.state_machine = sfn.StateMachine(
             self,

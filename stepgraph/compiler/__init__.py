@@ -1,7 +1,7 @@
 """Compiler: a validated workflow → an Amazon States Language document (JSONata query language).
 
 State names are the step ids, so the Step Functions console's graph reads like the workflow
-file; helper states carry names with a space (``Record result`` …), which no step id can have.
+file; helper states carry names with a space (``Store result`` …), which no step id can have.
 Every execution ends by writing its result record, success and failure alike (SPEC §5)::
 
     … → Store result (s3:putObject) → Publish result (sns:publish, ends the run)
@@ -63,6 +63,9 @@ class CompiledWorkflow:
     child_workflows:
         Workflows it runs as nested executions (``subflow`` steps): the stack grants it
         ``states:StartExecution`` on exactly those state machines.
+    secrets:
+        Secrets Manager secrets its steps' Lambdas read at call time (``{{secrets.<name>}}`` in an
+        ``api_call``'s headers): the stack grants read on exactly those.
     deployments:
         Typed descriptors of what its steps need deployed besides the state machine (a
         :class:`~stepgraph.steps.trigger.ScheduleDeployment`, a
@@ -76,6 +79,7 @@ class CompiledWorkflow:
     tools: tuple[str, ...] = ()
     child_workflows: tuple[str, ...] = ()
     deployments: tuple[Any, ...] = ()
+    secrets: tuple[str, ...] = ()
 
     def deployments_of(self, kind: type) -> tuple[Any, ...]:
         """The descriptors of one type, e.g. ``compiled.deployments_of(ScheduleDeployment)``."""
@@ -257,7 +261,8 @@ def compile_workflow(workflow: Workflow) -> CompiledWorkflow:
 
     deployments = tuple(d for s in workflow.steps if (d := kind_of(s).deployment(s)) is not None)
     compiled = CompiledWorkflow(name=workflow.name, definition=definition, agent_ids=workflow.agent_ids,
-                                tools=workflow.tool_names, child_workflows=workflow.child_workflows, deployments=deployments)
+                                tools=workflow.tool_names, child_workflows=workflow.child_workflows, deployments=deployments,
+                                secrets=workflow.secret_names)
     problems = definition_budget_issues(compiled)
     if problems:
         raise WorkflowValidationError(problems, source=workflow.name)

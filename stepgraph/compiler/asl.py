@@ -8,7 +8,7 @@ from ..errors import ErrorCode
 from ..expressions import jsonata
 from .document import jsonata_string, output_value
 
-__all__ = ["StateType", "HelperState", "jsonata_string", "output_value", "error_object"]
+__all__ = ["StateType", "HelperState", "RECORD_STATES", "jsonata_string", "output_value", "error_object"]
 
 
 class StateType(str, Enum):
@@ -37,6 +37,10 @@ class HelperState(str, Enum):
     STORE_FAILURE = "Store failure"
     PUBLISH_FAILURE = "Publish failure"
     FAILED = "Execution failed"
+
+
+#: The states whose output is the execution's result record (SPEC §5), one per tail.
+RECORD_STATES = frozenset({HelperState.STORE_RESULT.value, HelperState.STORE_FAILURE.value})
 
 
 #: The six codes of SPEC §7, as a JSONata array literal.

@@ -57,6 +57,7 @@ __all__ = [
     "helper_state_name",
     "StateExit",
     "decode_exit",
+    "parse_json",
 ]
 
 #: Variable holding the execution input.
@@ -233,15 +234,12 @@ def session_id(reader: Reader | None = None) -> str:
     """JSONata for an execution's session id (SPEC §5, §6): ``input.session_id``, else
     ``input.sessionId`` (the chaining shape), else the execution name.
 
-    The same rule as ``stepgraph_runtime.records.record_session_id``; both the result record's
-    ``sessionId`` and the AgentCore runtime session derive from it.
+    The rule is :func:`stepgraph_runtime.records.record_session_id`'s, rendered by its JSONata
+    twin; both the result record's ``sessionId`` and the AgentCore runtime session derive from it.
     """
-    source = (reader or Reader()).input()
-    return (
-        f"($sid := {source}.session_id; $sid2 := {source}.sessionId; "
-        "$exists($sid) and $sid != null and $sid != '' ? $string($sid) : "
-        "($exists($sid2) and $sid2 != null and $sid2 != '' ? $string($sid2) : $states.context.Execution.Name))"
-    )
+    from stepgraph_runtime.records import session_id_jsonata
+
+    return session_id_jsonata((reader or Reader()).input(), "$states.context.Execution.Name")
 
 
 def helper_state_name(step_id: str, suffix: str) -> str:
@@ -263,7 +261,8 @@ class StateExit:
     error: Any = None
 
 
-def _parse(text: str | None) -> Any:
+def parse_json(text: str | None) -> Any:
+    """Decode a JSON string from the history; text that is not JSON is returned as is (``None`` stays ``None``)."""
     if text is None:
         return None
     try:
@@ -287,5 +286,5 @@ def decode_exit(name: str, output_text: str | None, assigned: Mapping[str, str] 
         ``error`` failed, with that error object.
     """
     if assigned and ERROR in assigned:
-        return StateExit("failed", error=_parse(assigned[ERROR]))
-    return StateExit("complete", output=_parse(output_text))
+        return StateExit("failed", error=parse_json(assigned[ERROR]))
+    return StateExit("complete", output=parse_json(output_text))

@@ -331,10 +331,12 @@ class ScopeCompiler:
                     default_retry: tuple[str, ...] = (ErrorCode.RATE_LIMIT.value,),
                     result: str = "$states.result.Payload") -> dict[str, Any]:
         """A ``lambda:invoke`` Task calling the function behind ``function_key`` with ``payload``."""
+        # the step's own code travels with the call: an ending no Catch sees (States.DataLimitExceeded)
+        # is recorded by the backstop with it, read back from the TaskScheduled history event
         state: dict[str, Any] = {
             "Type": StateType.TASK.value,
             "Resource": "arn:aws:states:::lambda:invoke",
-            "Arguments": {"FunctionName": placeholder(function_key), "Payload": payload},
+            "Arguments": {"FunctionName": placeholder(function_key), "Payload": {**payload, "error_code": default_code}},
         }
         if timeout is not None:
             state["TimeoutSeconds"] = timeout

@@ -118,10 +118,6 @@ class AgentInvocationError(DeploymentError):
         self.aws_code = aws_code
 
 
-class InvokerUnavailableError(DeploymentError):
-    """``lambdas/invoke_agent/handler.py`` (the response decoder) cannot be found or imported."""
-
-
 class LogGroupNotFoundError(DeploymentError):
     """The log group of a target does not exist (yet)."""
 

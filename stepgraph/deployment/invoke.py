@@ -2,30 +2,39 @@
 
 * :func:`invoke_workflow` starts a state machine, follows it to its end and returns its result
   record (SPEC §5);
-* :func:`invoke_agent_runtime` calls one agent's AgentCore runtime, decoding the answer exactly
-  as ``lambdas/invoke_agent`` does (SPEC §6).
+* :func:`invoke_agent_runtime` calls one agent's AgentCore runtime with the call and decoder
+  ``lambdas/invoke_agent`` uses (:mod:`stepgraph_runtime.agentcore`, SPEC §6).
+
+Records made here (when an execution wrote none) follow :mod:`stepgraph_runtime.records`, like
+``lambdas/record_backstop``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
-import sys
 import time
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from ..compiler import result_key
+from stepgraph_runtime import agentcore
+from stepgraph_runtime.errors import StepError
+from stepgraph_runtime.records import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    build_result_record,
+    execution_error,
+    record_session_id,
+    result_key,
+)
+
 from .errors import (
     AgentInvocationError,
     AwsCallError,
     DeploymentError,
     ExecutionWaitTimeoutError,
-    InvokerUnavailableError,
     _aws,
     _client,
     _error_code,
@@ -42,9 +51,6 @@ _STATUSES = {
     "TIMED_OUT": "timeout",
 }
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
-#: The six error codes of SPEC §7 (``stepgraph.errors.ErrorCode``).
-_ERROR_CODES = frozenset({"VALIDATION_ERROR", "AGENT_ERROR", "TOOL_ERROR", "TIMEOUT", "APPROVAL_REJECTED", "RATE_LIMIT"})
-_RATE_LIMIT_CODES = frozenset({"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"})
 
 
 # --------------------------------------------------------------------------- workflows
@@ -65,12 +71,8 @@ def _execution_name() -> str:
     return f"cli-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
-def _session_of(execution_input: Any, execution_name: str) -> str:
-    if isinstance(execution_input, dict):
-        for key in ("session_id", "sessionId"):
-            if execution_input.get(key) is not None:
-                return str(execution_input[key])
-    return execution_name
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _synthesized_record(workflow_name: str, description: dict[str, Any], execution_input: Any, uri: str,
@@ -86,32 +88,19 @@ def _synthesized_record(workflow_name: str, description: dict[str, Any], executi
         if isinstance(record, dict) and "status" in record and "executionArn" in record:
             return {**record, "synthesized": True, "note": f"no result record at {uri} ({reason}); "
                     "this record is the execution's output, read with DescribeExecution"}
-    # The same codes as lambdas/record_backstop's record_for, so a record looks alike whoever made it.
-    error, cause = description.get("error"), description.get("cause")
-    if status == "ABORTED":
-        code, cause = "CANCELLED", cause or "the execution was stopped"
-    elif status == "TIMED_OUT":
-        code, cause = "TIMEOUT", cause or "the execution exceeded its time-out"
-    elif error in _ERROR_CODES:
-        code, cause = error, cause or error
-    else:
-        code, cause = "AGENT_ERROR", f"{error}: {cause}" if error else (cause or "the execution failed")
-    started, stopped = description.get("startDate"), description.get("stopDate")
-    return {
-        "executionArn": description.get("executionArn"),
-        "executionName": description.get("name"),
-        "workflowName": workflow_name,
-        "sessionId": _session_of(execution_input, description.get("name", "")),
-        "status": "completed" if status == "SUCCEEDED" else "failed",
-        "result": None,
-        "error": None if status == "SUCCEEDED" else {"code": code, "message": f"{cause} (no result record at {uri}: {reason}; "
-                                                                                 "this record was made by stepgraph from DescribeExecution)",
-                                                       "step": None},
-        "startedAt": started.isoformat() if isinstance(started, datetime) else started,
-        "completedAt": stopped.isoformat() if isinstance(stopped, datetime) else stopped,
-        "executionStatus": execution_status(status),
-        "synthesized": True,
-    }
+    error = None
+    if status != "SUCCEEDED":
+        # The same mapping as lambdas/record_backstop, so a record looks alike whoever made it.
+        error = execution_error(status, description.get("error"), description.get("cause"))
+        error["message"] = (f"{error['message']} (no result record at {uri}: {reason}; "
+                            "this record was made by stepgraph from DescribeExecution)")
+    record = build_result_record(
+        execution_arn=description.get("executionArn"), execution_name=description.get("name", ""),
+        workflow_name=workflow_name, execution_input=execution_input,
+        status=STATUS_COMPLETED if status == "SUCCEEDED" else STATUS_FAILED, error=error,
+        started_at=_iso(description.get("startDate")), completed_at=_iso(description.get("stopDate")),
+    )
+    return {**record, "executionStatus": execution_status(status), "synthesized": True}
 
 
 def invoke_workflow(deployment: Deployment, workflow_name: str, execution_input: Any, *, name: str | None = None,
@@ -241,37 +230,12 @@ def invoke_workflow(deployment: Deployment, workflow_name: str, execution_input:
 # --------------------------------------------------------------------------- agents
 
 
-_HANDLER_MODULE = "stepgraph_deployed_invoke_agent"
+def _invoker_module() -> ModuleType:
+    """The module holding the AgentCore call, decoder and session rule (:mod:`stepgraph_runtime.agentcore`).
 
-
-def _invoker_module(root: Path | None = None) -> ModuleType:
-    """``lambdas/invoke_agent/handler.py``, imported by path (the single decoder of agent answers)."""
-    if _HANDLER_MODULE in sys.modules:
-        return sys.modules[_HANDLER_MODULE]
-    relative = Path("lambdas") / "invoke_agent" / "handler.py"
-    candidates = [Path(root) / relative] if root is not None else []
-    candidates.append(Path(__file__).resolve().parents[2] / relative)  # a checkout or an editable install
-    here = Path.cwd().resolve()
-    candidates += [folder / relative for folder in (here, *here.parents)]
-    handler = next((c for c in candidates if c.is_file()), None)
-    if handler is None:
-        raise InvokerUnavailableError(
-            "cannot find lambdas/invoke_agent/handler.py (the decoder of agent answers): run stepgraph from the "
-            "project checkout, or install it from there with `pip install -e '.[local]'`")
-    spec = importlib.util.spec_from_file_location(_HANDLER_MODULE, handler)
-    if spec is None or spec.loader is None:  # pragma: no cover - a file path always has a loader
-        raise InvokerUnavailableError(f"cannot import {handler}")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except ImportError as exc:
-        raise InvokerUnavailableError(f"{handler} needs {exc.name or exc}: install stepgraph with "
-                                      "`pip install -e '.[local]'`") from exc
-    for name in ("decode_response", "runtime_session_id", "InvokeAgentError"):
-        if not hasattr(module, name):
-            raise InvokerUnavailableError(f"{handler} has no {name}(); it is older or newer than this stepgraph")
-    sys.modules[_HANDLER_MODULE] = module
-    return module
+    It is installed with stepgraph, so ``stepgraph invoke agent`` works from any folder.
+    """
+    return agentcore
 
 
 def new_session_id() -> str:
@@ -289,8 +253,9 @@ def invoke_agent_runtime(deployment_or_arn: Deployment | str, payload: Any, *, a
     """Invoke an agent's AgentCore runtime and return its decoded answer (SPEC §6).
 
     The call is the seed's ``invoke_agent_runtime(agentRuntimeArn, runtimeSessionId, payload,
-    qualifier)``; the answer is decoded by ``lambdas/invoke_agent``'s own ``decode_response``
-    (imported by path, so a workflow step and this call see the same output): ``application/json``
+    qualifier)``, sent once (no botocore retry once the request may have reached the agent), and
+    the answer is decoded by the decoder ``lambdas/invoke_agent`` uses
+    (:mod:`stepgraph_runtime.agentcore`, so a workflow step and this call see the same output): ``application/json``
     gives the JSON document, ``text/event-stream`` gives ``{"response": <joined text>, "events": [...]}``.
 
     Parameters
@@ -308,7 +273,8 @@ def invoke_agent_runtime(deployment_or_arn: Deployment | str, payload: Any, *, a
     qualifier:
         The runtime endpoint. Default ``"DEFAULT"``.
     client:
-        A boto3 ``bedrock-agentcore`` client; default one for the ARN's region (read timeout 900 s).
+        A boto3 ``bedrock-agentcore`` client; default :func:`stepgraph_runtime.agentcore.get_client`
+        for the ARN's region (read timeout 900 s, at most one call per request).
 
     Returns
     -------
@@ -322,8 +288,8 @@ def invoke_agent_runtime(deployment_or_arn: Deployment | str, payload: Any, *, a
     AgentInvocationError
         With ``code`` ``RATE_LIMIT`` (throttled), ``AGENT_ERROR`` (runtime or container failure,
         access denied, malformed answer) or ``VALIDATION_ERROR`` (bad payload or session id).
-    InvokerUnavailableError
-        When ``lambdas/invoke_agent/handler.py`` cannot be found (stepgraph installed without the project).
+    CredentialsError, RegionError
+        When AWS credentials or the region are missing.
 
     Examples
     --------
@@ -337,53 +303,21 @@ def invoke_agent_runtime(deployment_or_arn: Deployment | str, payload: Any, *, a
     else:
         arn = deployment_or_arn
     label = agent_id or _agent_id_of(arn) or arn
-    handler = _invoker_module()
     try:
-        session = handler.runtime_session_id(session_id or new_session_id())
-    except handler.InvokeAgentError as exc:
-        raise AgentInvocationError(str(exc), code="VALIDATION_ERROR") from exc
-    if isinstance(payload, (bytes, bytearray)):
-        body = bytes(payload)
-    else:
-        try:
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise AgentInvocationError(f"payload is not JSON-serializable: {exc}", code="VALIDATION_ERROR") from exc
+        session = agentcore.runtime_session_id(session_id or new_session_id())
+        body = agentcore.encode_payload(payload, label=label)
+    except StepError as exc:
+        raise AgentInvocationError(str(exc), code=exc.code) from exc
     if client is None:
-        from botocore.config import Config
-
-        client = _client("bedrock-agentcore", _region_of_arn(arn), None,
-                         config=Config(read_timeout=900, connect_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"}))
-    from botocore.exceptions import ClientError, ParamValidationError, ReadTimeoutError
-
+        with _aws(f"invoking agent {label!r}"):
+            client = agentcore.get_client(_region_of_arn(arn) or agentcore.region_of(arn))
     try:
         with _aws(f"invoking agent {label!r}"):
-            try:
-                response = client.invoke_agent_runtime(agentRuntimeArn=arn, runtimeSessionId=session, payload=body,
-                                                       qualifier=qualifier, contentType="application/json")
-                stream = response["response"]
-                try:
-                    output, _ = handler.decode_response(response.get("contentType"), stream)
-                finally:
-                    close = getattr(stream, "close", None)
-                    if callable(close):
-                        close()
-            except ClientError as exc:
-                code = _error_code(exc) or "Unknown"
-                message = exc.response.get("Error", {}).get("Message") or str(exc)
-                if code in _RATE_LIMIT_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 429:
-                    raise AgentInvocationError(f"agent {label!r} was throttled ({code}): {message}; try again later",
-                                               code="RATE_LIMIT", aws_code=code) from exc
-                text = f"agent {label!r} failed ({code}): {message}"
-                if code == "AccessDeniedException":
-                    text += f"; the caller needs bedrock-agentcore:InvokeAgentRuntime on {arn} and on {arn}/*"
-                raise AgentInvocationError(text, code="AGENT_ERROR", aws_code=code) from exc
-            except ParamValidationError as exc:
-                raise AgentInvocationError(f"agent {label!r}: {exc}", code="VALIDATION_ERROR") from exc
-            except ReadTimeoutError as exc:
-                raise AgentInvocationError(f"agent {label!r} did not answer in time: {exc}", code="TIMEOUT",
-                                           aws_code=type(exc).__name__) from exc
-    except handler.InvokeAgentError as exc:
-        raise AgentInvocationError(f"agent {label!r}: {exc}", code=getattr(exc, "code", "AGENT_ERROR"),
-                                   aws_code=getattr(exc, "aws_code", None)) from exc
+            output, _, _ = agentcore.invoke_runtime(client, arn=arn, session_id=session, payload=body, label=label,
+                                                    qualifier=qualifier)
+    except StepError as exc:
+        message = str(exc)
+        if exc.code == "RATE_LIMIT":
+            message += "; try again later"
+        raise AgentInvocationError(message, code=exc.code, aws_code=exc.aws_code) from exc
     return output

@@ -8,30 +8,24 @@ them into a :class:`Deployment`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from stepgraph_runtime.agentcore import RUNTIME_ENDPOINT
+
+from ..naming import pascal as _pascal
 from .errors import DeploymentError, NotDeployedError, UnknownAgentError, UnknownWorkflowError, _aws, _client, _error_code
 
-#: The endpoint every AgentCore runtime has; its log group is named after it.
-RUNTIME_ENDPOINT = "DEFAULT"
 #: Stack statuses whose outputs cannot be trusted (creation failed, stack gone or going).
 _UNUSABLE_STACK_STATUSES = frozenset({
     "CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED", "ROLLBACK_COMPLETE",
     "DELETE_IN_PROGRESS", "DELETE_FAILED", "DELETE_COMPLETE", "REVIEW_IN_PROGRESS",
 })
-_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 _DEPLOY_HINT = "run `npx cdk deploy --all` first"
 
 
 # --------------------------------------------------------------------------- names
-
-
-def _pascal(name: str) -> str:
-    """PascalCase of a name, as ``stacks.naming.pascal`` builds output ids (kept in step by a test)."""
-    return "".join(part[:1].upper() + part[1:] for part in _SEPARATORS.split(name) if part)
 
 
 def stack_names(prefix: str = "Stepgraph") -> tuple[str, str, str]:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ..agents import AgentSpec
 from ..exceptions import StepgraphError
+from . import sockets
 
 __all__ = ["AgentProcess", "AgentCoreGateway", "local_runtime_arn", "AgentStartError"]
 
@@ -33,8 +34,12 @@ SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 STARTUP_SECONDS = 30.0
 
 
+#: Runs an entrypoint with its uvicorn server bound to 127.0.0.1 (see its module docstring).
+LAUNCHER = Path(__file__).with_name("agent_launcher.py")
+
+
 class AgentStartError(StepgraphError):
-    """An agent process did not come up (it exited, or did not answer ``/ping`` in time)."""
+    """An agent process did not come up (it exited, did not answer ``/ping`` in time, or listened beyond loopback)."""
 
 
 def local_runtime_arn(agent_id: str, *, region: str = "us-east-1", account: str = "123456789012") -> str:
@@ -75,24 +80,30 @@ class AgentProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start the process and wait until ``GET /ping`` answers.
+        """Start the process on 127.0.0.1, wait until ``GET /ping`` answers, check it listens on loopback only.
+
+        The entrypoint runs under :data:`LAUNCHER`, which binds its uvicorn server to
+        127.0.0.1 whatever the environment (the AgentCore SDK would bind 0.0.0.0 when
+        ``/.dockerenv`` exists). Once it answers, every TCP socket its process tree listens
+        on is read from ``/proc``; one on another address stops the agent.
 
         Raises
         ------
         AgentStartError
-            When the process exits or does not answer within 30 s.
+            When the process exits, does not answer within 30 s, or listens on an address
+            other than loopback (it is stopped first).
         """
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NOVA_ACT_API_KEY"))}
         env.update(self.spec.environment)
         env.update(self.env)
         env.update({"PORT": str(self.port), "PYTHONUNBUFFERED": "1", "AWS_REGION": "us-east-1",
                     "AWS_EC2_METADATA_DISABLED": "true"})
-        env.pop("DOCKER_CONTAINER", None)  # bind 127.0.0.1 only
+        env.pop("DOCKER_CONTAINER", None)  # not a container; the launcher binds 127.0.0.1 anyway
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_dir / f"{self.spec.agent_id}.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, self.spec.entrypoint], cwd=self.spec.path, env=env,
+            [sys.executable, str(LAUNCHER), self.spec.entrypoint], cwd=self.spec.path, env=env,
             stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -104,12 +115,32 @@ class AgentProcess:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
                 conn.request("GET", "/ping")
                 if conn.getresponse().status == 200:
+                    self._check_loopback_only()
                     return
             except OSError:
                 pass
             time.sleep(0.1)
         self.stop()
         raise AgentStartError(f"agent {self.spec.agent_id} did not answer GET /ping within {STARTUP_SECONDS:.0f} s")
+
+    def _check_loopback_only(self) -> None:
+        """Stop the agent and raise :class:`AgentStartError` when it listens beyond loopback."""
+        assert self.process is not None
+        if not sockets.can_inspect():
+            return  # no /proc (macOS): the launcher's binding is all there is
+        exposed = sockets.non_loopback_listeners(self.process.pid)
+        if exposed:
+            self.stop()
+            where = ", ".join(f"{host}:{port}" for _, host, port in exposed)
+            raise AgentStartError(
+                f"agent {self.spec.agent_id} listens on {where}; a local agent may listen on 127.0.0.1 only "
+                "(bind 127.0.0.1, or leave the host to BedrockAgentCoreApp.run / uvicorn); it was stopped"
+            )
+
+    @property
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 5 s)."""
@@ -170,7 +201,10 @@ class AgentCoreGateway:
             process.stop()
 
     def process_for(self, arn: str) -> AgentProcess:
-        """The running process behind a runtime ARN, started on first use.
+        """The running process behind a runtime ARN, started on first use and restarted when it died.
+
+        A process that exited (crashed, killed) is replaced on the next invocation; the
+        invocation during which it died has already failed (``AGENT_ERROR``).
 
         Raises
         ------
@@ -180,6 +214,10 @@ class AgentCoreGateway:
             When the agent does not start.
         """
         with self._lock:
+            dead = self.processes.get(arn)
+            if dead is not None and not dead.alive:
+                dead.stop()  # closes its log
+                del self.processes[arn]
             if arn not in self.processes:
                 spec = self.agents[arn]
                 process = AgentProcess(spec, env=self.env, log_dir=self.log_dir)
@@ -231,8 +269,9 @@ class AgentCoreGateway:
                         SESSION_HEADER: session,
                     })
                     upstream = conn.getresponse()
-                except OSError as exc:
-                    return self._error(502, "RuntimeClientError", f"agent {gateway.agents[arn].agent_id} did not answer: {exc}")
+                except OSError as exc:  # 424 as AgentCore answers a failed runtime: not retried by botocore
+                    exited = "" if process.alive else f" (its process exited with code {process.process.returncode}; restarted on the next invocation)"
+                    return self._error(424, "RuntimeClientError", f"agent {gateway.agents[arn].agent_id} did not answer: {exc}{exited}")
                 if upstream.status >= 400:
                     body = upstream.read()
                     return self._error(424 if upstream.status >= 500 else 400, "RuntimeClientError",
@@ -242,13 +281,28 @@ class AgentCoreGateway:
                 self.send_header(SESSION_HEADER, session)
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
+                complete = self._forward(upstream)
+                conn.close()
+                if complete:
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    # Cut short upstream: cut short here too. No terminating chunk, and the
+                    # connection closes, so botocore sees the body end early (as from AgentCore)
+                    # and the invoker reports AGENT_ERROR instead of a truncated success.
+                    self.close_connection = True
+
+            def _forward(self, upstream: http.client.HTTPResponse) -> bool:
+                """Relay the agent's body as chunks; ``False`` when the agent's answer ended before its end."""
                 while True:
-                    chunk = upstream.read1(65536) if hasattr(upstream, "read1") else upstream.read(65536)
+                    try:
+                        chunk = upstream.read1(65536)
+                    except (http.client.IncompleteRead, OSError):
+                        return False
                     if not chunk:
-                        break
+                        # http.client signals a Content-Length body that ended early by returning
+                        # b"" with bytes still expected (a chunked one raises IncompleteRead).
+                        return not (upstream.length or 0)
                     self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
                     self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                conn.close()
 
         return Handler

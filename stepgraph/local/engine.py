@@ -30,20 +30,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
+from stepgraph_runtime import env
+
 from ..compiler import CompiledWorkflow, compile_workflow, result_key
-from ..compiler.document import decode_exit, is_step_state
 from ..exceptions import ProjectError, StepgraphError, WorkflowValidationError
-from ..project import Project
-from ..substitutions import (
-    API_CALL_FUNCTION,
-    APPROVAL_FUNCTION,
-    INVOKE_AGENT_FUNCTION,
-    RESULTS_BUCKET,
-    RESULTS_TOPIC,
-    TOOL_FUNCTION,
-    agent_runtime_key,
-    state_machine_key,
-)
+from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSpec
+from ..history import StepEvent, convert_history_event
+from ..identity import VerifiedIdentity
+from ..project import Project, import_tools
+from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
 from .emulator import FastForward, LambdaRegistry, install_seams
 
@@ -55,52 +50,14 @@ RESULTS_BUCKET_NAME = "stepgraph-results-local"
 RESULTS_TOPIC_NAME = "stepgraph-results"
 APPROVALS_TABLE_NAME = "stepgraph-approvals"
 APPROVALS_TOPIC_NAME = "stepgraph-approvals"
-#: Substitution key → (local function name, folder under ``lambdas/``).
-LOCAL_LAMBDAS = {
-    INVOKE_AGENT_FUNCTION: ("stepgraph-invoke-agent", "invoke_agent"),
-    TOOL_FUNCTION: ("stepgraph-tool-call", "tool_call"),
-    API_CALL_FUNCTION: ("stepgraph-api-call", "api_call"),
-    APPROVAL_FUNCTION: ("stepgraph-approval", "approval"),
-}
-#: The chaining Lambda is not called by a state machine but by the results topic.
-CHAIN_FUNCTION = ("stepgraph-chain", "chain")
-#: Called by EventBridge when an execution ends without its own result record (stopped, timed out).
-BACKSTOP_FUNCTION = ("stepgraph-record-backstop", "record_backstop")
+#: Substitution key → (local function name, folder under ``lambdas/``), from the handler table.
+LOCAL_LAMBDAS = {key: (spec.local_name, spec.folder) for key, spec in STATE_MACHINE_HANDLERS.items()}
 CHAIN_QUEUE_NAME = "stepgraph-chain-deliveries"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 class EngineError(StepgraphError):
     """The local engine cannot run a workflow (a handler is missing, the execution vanished …)."""
-
-
-@dataclass(frozen=True)
-class StepEvent:
-    """Something that happened during an execution, derived from Step Functions' history.
-
-    Attributes
-    ----------
-    kind:
-        ``step_start``, ``step_complete``, ``step_failed``, ``step_retry`` (a task attempt failed
-        and will be retried or caught), ``status`` (execution status change), ``record`` (helper
-        states) or ``chained`` (a downstream workflow started by ``on_complete``; ``name`` is it).
-    name:
-        State name (a step id, or a helper state such as ``Store result``).
-    timestamp:
-        When Step Functions recorded it (UTC).
-    detail:
-        Kind-specific data: ``output`` for ``step_complete``, ``error``/``cause`` for
-        ``step_retry``, ``status`` for ``status``.
-    """
-
-    kind: str
-    name: str
-    timestamp: datetime
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"event", "step", "timestamp", ...detail}``."""
-        return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **self.detail}
 
 
 @dataclass
@@ -138,6 +95,25 @@ class RunResult:
         return self.status == "completed" and all(r.all_completed for r in self.chained)
 
 
+def _load_handler(spec: HandlerSpec, project_root: Path) -> ModuleType | None:
+    """A handler of the project's ``lambdas/``, loaded by path (``None`` when the project lacks it).
+
+    A handler that needs the project's ``tools`` package while the project has none is left out
+    (a workflow that calls it then fails to deploy locally, naming the missing function).
+    """
+    handler_file = spec.handler_file(project_root)
+    if not handler_file.is_file():
+        return None
+    try:
+        module = _load_module(handler_file, f"stepgraph_local_lambda_{spec.folder}")
+    except ModuleNotFoundError as exc:
+        if exc.name == "tools":
+            return None
+        raise
+    _logs_to_stderr(module)
+    return module
+
+
 def _load_module(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:  # pragma: no cover - a file path always has a loader
@@ -156,13 +132,23 @@ def _logs_to_stderr(module: ModuleType) -> None:
         handler.setStream(sys.stderr)
 
 
-def _parse(text: str | None) -> Any:
-    if text is None:
-        return None
+def _local_secrets(path: Path) -> dict[str, str]:
+    """The local secrets file: ``{"<name>": "<value>"}``; empty when there is none.
+
+    Raises
+    ------
+    EngineError
+        When the file is not such an object.
+    """
+    if not path.is_file():
+        return {}
     try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
+        secrets = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise EngineError(f"{path} is not JSON: {exc}") from exc
+    if not isinstance(secrets, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in secrets.items()):
+        raise EngineError(f"{path} must be one object of secret names and string values")
+    return secrets
 
 
 class LocalEngine:
@@ -181,6 +167,11 @@ class LocalEngine:
     approval_decision:
         ``"approved"`` or ``"rejected"`` answers every human_approval step at once; ``None``
         leaves them to the ``on_approval`` callback of :meth:`run` (a terminal prompt in the CLI).
+    secrets:
+        Secrets Manager secrets to create in the emulator, by name (what ``{{secrets.<name>}}``
+        in an ``api_call``'s headers reads). Default: ``<project>/.stepgraph/secrets.json``
+        (an object of names and string values) when it exists — a file kept out of git, never a
+        workflow or an input.
 
     Examples
     --------
@@ -191,8 +182,10 @@ class LocalEngine:
     """
 
     def __init__(self, project: Project, *, real_time: bool = False, results_dir: Path | None = None,
-                 agent_env: dict[str, str] | None = None, approval_decision: str | None = None):
+                 agent_env: dict[str, str] | None = None, approval_decision: str | None = None,
+                 secrets: dict[str, str] | None = None):
         self.project = project
+        self.secrets = secrets if secrets is not None else _local_secrets(project.root / ".stepgraph" / "secrets.json")
         self.approval_decision = approval_decision
         self.real_time = real_time
         self.results_dir = results_dir or project.root / ".stepgraph" / "results"
@@ -239,9 +232,11 @@ class LocalEngine:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
         install_seams(self.registry, fast_forward=self.fast_forward)
-        for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb"):
+        for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb", "secretsmanager"):
             self.clients[service] = boto3.client(service, region_name=REGION)
         self._create_resources()
+        for name, value in self.secrets.items():
+            self.clients["secretsmanager"].create_secret(Name=name, SecretString=value)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -272,8 +267,8 @@ class LocalEngine:
             KeySchema=[{"AttributeName": "approval_id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "approval_id", "AttributeType": "S"}],
         )
-        self._set_env({"APPROVALS_TABLE_NAME": APPROVALS_TABLE_NAME, "APPROVALS_TOPIC_ARN": self.approvals_topic_arn,
-                       "PAYLOADS_BUCKET": RESULTS_BUCKET_NAME})
+        self._set_env({env.APPROVALS_TABLE_NAME: APPROVALS_TABLE_NAME, env.APPROVALS_TOPIC_ARN: self.approvals_topic_arn,
+                       env.PAYLOADS_BUCKET: RESULTS_BUCKET_NAME})
         from ..approvals import ApprovalStore
 
         self.approvals = ApprovalStore(APPROVALS_TABLE_NAME, dynamodb=self.clients["dynamodb"], stepfunctions=self.clients["stepfunctions"])
@@ -288,24 +283,21 @@ class LocalEngine:
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr("handler.py", "# runs in-process in local mode\n")
-        for key, (function_name, folder) in LOCAL_LAMBDAS.items():
-            handler_file = self.project.root / "lambdas" / folder / "handler.py"
-            if not handler_file.is_file():
+        import_tools(self.project.root)  # as ``tools``, for lambdas/tool_call (deployed, it sits in the asset)
+        for key, spec in STATE_MACHINE_HANDLERS.items():
+            module = _load_handler(spec, self.project.root)
+            if module is None:
                 continue
-            module = _load_module(handler_file, f"stepgraph_local_lambda_{folder}")
-            _logs_to_stderr(module)
-            self.registry.register(function_name, module.lambda_handler)
-            arn = lam.create_function(FunctionName=function_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
-                                      Code={"ZipFile": archive.getvalue()}, Timeout=900)["FunctionArn"]
+            self.registry.register(spec.local_name, module.lambda_handler)
+            arn = lam.create_function(FunctionName=spec.local_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+                                      Code={"ZipFile": archive.getvalue()}, Timeout=spec.timeout_seconds)["FunctionArn"]
             self.substitutions[key] = arn
         self._setup_chaining(archive.getvalue(), role)
-        backstop = self.project.root / "lambdas" / BACKSTOP_FUNCTION[1] / "handler.py"
-        if backstop.is_file():
-            module = _load_module(backstop, "stepgraph_local_lambda_record_backstop")
-            _logs_to_stderr(module)
-            self.registry.register(BACKSTOP_FUNCTION[0], module.lambda_handler)
-            self._set_env({"RESULTS_BUCKET_NAME": RESULTS_BUCKET_NAME, "RESULTS_TOPIC_ARN": self.topic_arn,
-                           "STATE_MACHINE_NAME_PREFIX": ""})
+        module = _load_handler(RECORD_BACKSTOP, self.project.root)
+        if module is not None:
+            self.registry.register(RECORD_BACKSTOP.local_name, module.lambda_handler)
+            self._set_env({env.RESULTS_BUCKET_NAME: RESULTS_BUCKET_NAME, env.RESULTS_TOPIC_ARN: self.topic_arn,
+                           env.STATE_MACHINE_NAME_PREFIX: ""})
 
     def _setup_chaining(self, code: bytes, role: str) -> None:
         """Subscribe the chain handler's delivery queue to the results topic, filtered per upstream.
@@ -317,14 +309,12 @@ class LocalEngine:
         from ..chaining import chain_routes, filter_policy
 
         routes = chain_routes(self.project.workflows)
-        handler_file = self.project.root / "lambdas" / CHAIN_FUNCTION[1] / "handler.py"
         self.chain_queue_url = None
-        if not routes or not handler_file.is_file():
+        module = _load_handler(CHAIN, self.project.root) if routes else None
+        if module is None:
             return
-        module = _load_module(handler_file, "stepgraph_local_lambda_chain")
-        _logs_to_stderr(module)
-        self.registry.register(CHAIN_FUNCTION[0], module.lambda_handler)
-        self.clients["lambda"].create_function(FunctionName=CHAIN_FUNCTION[0], Runtime="python3.12", Role=role,
+        self.registry.register(CHAIN.local_name, module.lambda_handler)
+        self.clients["lambda"].create_function(FunctionName=CHAIN.local_name, Runtime="python3.12", Role=role,
                                                Handler="handler.lambda_handler", Code={"ZipFile": code})
         sqs, sns = self.clients["sqs"], self.clients["sns"]
         self.chain_queue_url = sqs.create_queue(QueueName=CHAIN_QUEUE_NAME)["QueueUrl"]
@@ -339,7 +329,7 @@ class LocalEngine:
                     local_routes[upstream].append(dict(target, state_machine_arn=self.deploy(target["workflow"])))
                 except WorkflowValidationError as exc:  # reported when a run would chain to it
                     self.chain_problems.setdefault(upstream, []).append((target, exc))
-        self._set_env({"CHAIN_ROUTES": json.dumps(local_routes)})
+        self._set_env({env.CHAIN_ROUTES: json.dumps(local_routes)})
 
     def _deliver_chain_messages(self) -> list[str]:
         """Hand waiting results-topic deliveries to the chain handler; return executions it started."""
@@ -354,7 +344,7 @@ class LocalEngine:
             for message in messages:
                 envelope = json.loads(message["Body"])
                 event = {"Records": [{"EventSource": "aws:sns", "Sns": envelope}]}
-                answer = json.loads(self.registry.invoke(CHAIN_FUNCTION[0], json.dumps(event), {}))
+                answer = json.loads(self.registry.invoke(CHAIN.local_name, json.dumps(event), {}))
                 started += answer.get("started", []) if isinstance(answer, dict) else []
                 sqs.delete_message(QueueUrl=self.chain_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -435,26 +425,7 @@ class LocalEngine:
             time.sleep(delay)
 
     def _convert(self, event: dict[str, Any]) -> StepEvent | None:
-        kind: str = event["type"]
-        ts: datetime = event["timestamp"]
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            return StepEvent("step_start" if is_step_state(name) else "record", name, ts)
-        if kind.endswith("StateExited"):
-            details = event["stateExitedEventDetails"]
-            name = details["name"]
-            if not is_step_state(name):
-                return None
-            exit_ = decode_exit(name, details.get("output"), details.get("assignedVariables"))
-            if exit_.kind == "failed":
-                return StepEvent("step_failed", name, ts, {"error": exit_.error})
-            return StepEvent("step_complete", name, ts, {"output": exit_.output})
-        if kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            return StepEvent("step_retry", "", ts, {"error": details.get("error"), "cause": details.get("cause")})
-        if kind.startswith("Execution") and kind != "ExecutionStarted":
-            return StepEvent("status", "", ts, {"status": kind.removeprefix("Execution").lower()})
-        return None
+        return convert_history_event(event)
 
     def result_record(self, workflow_name: str, execution_arn: str) -> dict[str, Any]:
         """Read an execution's result record from the emulated results bucket.
@@ -487,7 +458,9 @@ class LocalEngine:
                 answer = on_approval(approval)
             if answer is not None:
                 decision, comment = answer
-                self.approvals.decide(approval.approval_id, decision, approver=approval.approvers[0], comment=comment)
+                # the person at this terminal owns the emulated approval; recorded as method "local-run"
+                operator = VerifiedIdentity(approval.approvers[0], "local-run")
+                self.approvals.decide(approval.approval_id, decision, identity=operator, comment=comment)
 
     def run(self, workflow_name: str, execution_input: Any, *, on_event: Callable[[StepEvent], None] | None = None,
             name: str | None = None, on_approval: Callable[[Any], Any] | None = None,
@@ -584,7 +557,7 @@ class LocalEngine:
 
     def _backstop(self, execution_arn: str, *, status: str | None = None, cause: str | None = None) -> None:
         """What the EventBridge rule does when deployed: record an execution that ended unrecorded."""
-        if self.registry.handler_for(BACKSTOP_FUNCTION[0]) is None:
+        if self.registry.handler_for(RECORD_BACKSTOP.local_name) is None:
             return
         description = self.clients["stepfunctions"].describe_execution(executionArn=execution_arn)
         deadline = time.monotonic() + 10
@@ -601,7 +574,7 @@ class LocalEngine:
         if status is not None:  # moto reports a stopped execution as FAILED; AWS says ABORTED
             detail.update(status=status, cause=cause or detail["cause"])
         event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
-        self.registry.invoke(BACKSTOP_FUNCTION[0], json.dumps(event, default=str), {})
+        self.registry.invoke(RECORD_BACKSTOP.local_name, json.dumps(event, default=str), {})
 
     def _finish_run(self, workflow_name: str, arn: str, events: list[StepEvent]) -> RunResult:
         self._backstop(arn)
@@ -611,3 +584,31 @@ class LocalEngine:
         path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         skipped = self.fast_forward.skipped_seconds if self.fast_forward else 0.0
         return RunResult(execution_arn=arn, record=record, record_path=path, events=events, skipped_seconds=skipped)
+
+    # ------------------------------------------------------------------ used by the HTTP API (stepgraph serve)
+
+    def add_workflow(self, workflow: Any) -> str:
+        """Add a validated workflow that is not in the project's files and create its state machine.
+
+        Used by ``POST /api/workflows``; the project's own workflows are deployed by :meth:`deploy`.
+
+        Raises
+        ------
+        EngineError
+            When a workflow of that name exists, or it needs a handler the project lacks.
+        """
+        from dataclasses import replace
+        from types import MappingProxyType
+
+        if workflow.name in self.project.workflows:
+            raise EngineError(f"workflow '{workflow.name}' exists already")
+        self.project = replace(self.project, workflows=MappingProxyType({**self.project.workflows, workflow.name: workflow}))
+        return self.deploy(workflow.name)
+
+    def cancel(self, execution_arn: str, cause: str) -> None:
+        """Stop an execution (``StopExecution``) and record it as cancelled (see :meth:`_stop`)."""
+        self._stop(execution_arn, cause)
+
+    def deliver_chain_messages(self) -> list[str]:
+        """Hand waiting results-topic deliveries to the chain handler; return the executions it started."""
+        return self._deliver_chain_messages()

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import ErrorCode
+from stepgraph_runtime import env
+
+from ..handlers import Bundle, HandlerSpec
 from ..model import Step
 from ..substitutions import INVOKE_AGENT_FUNCTION, agent_runtime_key, placeholder
 from .base import MAX_LAMBDA_SECONDS, Checker, Params, StepKind, is_int, is_str, param
@@ -37,6 +40,12 @@ class AgentExecution(StepKind):
     mermaid_shape = ("(", ")")
     colours = ("#dbeafe", "#2563eb")
     graphviz_shape = {"shape": "box", "style": "rounded,filled"}
+    handler = HandlerSpec(
+        "invoke_agent", "InvokeAgent", "stepgraph-invoke-agent",
+        "Invokes an AgentCore runtime for an agent_execution step and drains its response",
+        substitution_key=INVOKE_AGENT_FUNCTION, environment=(env.PAYLOADS_BUCKET,), offloads=True,
+        always_deployed=True,
+    )
 
     def check(self, step: Step, c: Checker) -> None:
         agent_id = step.parameters.get("agent_id")

@@ -13,6 +13,7 @@ picture, and, where it runs as a Lambda, the handler it calls. ``validation``, t
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Collection, Mapping
 
@@ -21,6 +22,7 @@ from ..expressions import brief_repr
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..compiler.scope import ScopeCompiler
+    from ..handlers import HandlerSpec
     from ..graph import Scope
     from ..model import Step
     from ..render import Pen
@@ -42,6 +44,8 @@ __all__ = [
     "is_str_list",
 ]
 
+#: Names a ``{{secrets.<name>}}`` reference may use (a subset of Secrets Manager's names).
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: Longest Lambda invocation, in seconds: a Task backed by a Lambda lasts at most 15 minutes
 #: (AWS Lambda quotas, "Function timeout").
 MAX_LAMBDA_SECONDS = 900
@@ -96,11 +100,14 @@ class ParamSpec:
         A missing value is a problem (``missing required parameter 'x' (<what>)``).
     role:
         ``value`` (a literal), ``template`` (``{{ }}`` substituted anywhere in strings, SPEC §4),
-        ``expression`` (exactly one expression, e.g. a loop's ``items``) or ``condition``.
+        ``expression`` (exactly one expression, e.g. a loop's ``items``) or ``predicate`` (a boolean expression, a condition).
         Validation reads the references of every non-``value`` parameter, and a loop body's
         per-item document carries what they read.
     step_ref:
         The value is a step id of the same workflow (validation reports unknown ids).
+    secrets:
+        The template may read ``{{secrets.<name>}}`` (Secrets Manager, resolved at call time by
+        the step's Lambda; nowhere else may a template name a secret).
     """
 
     what: str
@@ -108,16 +115,18 @@ class ParamSpec:
     required: bool = False
     role: str = "value"
     step_ref: bool = False
+    secrets: bool = False
 
 
 def param(default: Any = None, *, what: str, check: Callable[[Any], bool] | None = None,
-          required: bool = False, role: str = "value", step_ref: bool = False) -> Any:
+          required: bool = False, role: str = "value", step_ref: bool = False, secrets: bool = False) -> Any:
     """Declare a parameter as a field of a kind's :class:`Params` dataclass.
 
     ``default`` is the value when the document leaves the parameter out — written here and
     nowhere else (CDK's ``@default``). A required parameter's default is never used.
     """
-    return field(default=default, metadata={"spec": ParamSpec(what=what, check=check, required=required, role=role, step_ref=step_ref)})
+    return field(default=default, metadata={"spec": ParamSpec(what=what, check=check, required=required, role=role, step_ref=step_ref,
+                                                                secrets=secrets)})
 
 
 @dataclass(frozen=True)
@@ -242,6 +251,9 @@ class StepKind:
     - ``next_label``/``else_label``: edge labels in pictures (``true``/``false`` …).
     - ``mermaid_shape``, ``graphviz_shape``, ``colours``: its box in pictures (Mermaid brackets,
       Graphviz node attributes; fill and stroke colours).
+    - ``handler``: the Lambda handler of ``lambdas/`` its states call
+      (:class:`stepgraph.handlers.HandlerSpec`), or ``None``; the stacks deploy it and the local
+      engine runs it in-process.
     """
 
     step_type: ClassVar[str]
@@ -255,6 +267,7 @@ class StepKind:
     mermaid_shape: ClassVar[tuple[str, str]] = ("[", "]")
     colours: ClassVar[tuple[str, str]] = ("#f3f4f6", "#4b5563")
     graphviz_shape: ClassVar[dict[str, str]] = {"shape": "box", "style": "filled"}
+    handler: ClassVar["HandlerSpec | None"] = None
 
     # ------------------------------------------------------------------ parameters
 
@@ -304,6 +317,10 @@ class StepKind:
 
     def tools_used(self, step: "Step") -> tuple[str, ...]:
         """Tool names the step calls."""
+        return ()
+
+    def secrets_used(self, step: "Step") -> tuple[str, ...]:
+        """Names of the Secrets Manager secrets the step's Lambda reads at call time."""
         return ()
 
     def workflows_used(self, step: "Step") -> tuple[str, ...]:

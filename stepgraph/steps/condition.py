@@ -14,7 +14,7 @@ __all__ = ["Condition"]
 
 @dataclass(frozen=True)
 class ConditionParams(Params):
-    condition: Any = param(required=True, role="condition", check=is_str,
+    condition: Any = param(required=True, role="predicate", check=is_str,
                            what="an expression such as \"{{input.priority}} == 'high'\"")
 
 

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ErrorCode
+from stepgraph_runtime import env
+
+from ..handlers import Bundle, HandlerSpec
 from ..model import Step
 from ..substitutions import APPROVAL_FUNCTION, placeholder
 from .base import Params, StepKind, is_num, is_str, param
@@ -41,6 +44,11 @@ class HumanApproval(StepKind):
     mermaid_shape = ("{", "}")
     colours = ("#fce7f3", "#db2777")
     graphviz_shape = {"shape": "diamond", "style": "filled", "margin": "0.02,0.02"}
+    handler = HandlerSpec(
+        "approval", "Approval", "stepgraph-approval", "Opens a human approval: stores the request and notifies approvers",
+        substitution_key=APPROVAL_FUNCTION, environment=(env.APPROVALS_TABLE_NAME, env.APPROVALS_TOPIC_ARN),
+        timeout_seconds=60,
+    )
 
     def compile(self, step, scope, ctx):
         from ..compiler import document as doc

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ErrorCode
+from stepgraph_runtime import env
+
+from ..handlers import Bundle, HandlerSpec
 from ..model import Step
 from ..substitutions import TOOL_FUNCTION
 from .base import Checker, Params, StepKind, is_map, is_str, param
@@ -26,6 +29,11 @@ class ToolCall(StepKind):
     position = 6
     params_type = ToolParams
     colours = ("#ffedd5", "#ea580c")
+    handler = HandlerSpec(
+        "tool_call", "ToolCall", "stepgraph-tool-call", "Runs a registered Python tool for a tool_call step",
+        substitution_key=TOOL_FUNCTION, environment=(env.PAYLOADS_BUCKET,),
+        bundles=(Bundle.RUNTIME, Bundle.TOOLS), offloads=True,
+    )
 
     def check(self, step: Step, c: Checker) -> None:
         tool = step.parameters.get("tool")

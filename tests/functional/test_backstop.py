@@ -48,3 +48,4 @@ def test_uncatchable_data_limit_error_still_gets_a_record(make_engine):
     assert result.record["error"]["code"] == "AGENT_ERROR"
     assert "States.DataLimitExceeded" in result.record["error"]["message"]
     assert result.record["error"]["step"] == "blow_up"
+

@@ -94,3 +94,46 @@ def test_run_approval_without_a_terminal_or_flag_stops_with_a_hint(tmp_path):
     assert waiting.returncode == 1 and "--approve or --reject" in waiting.stderr
     assert approved.returncode == 0 and json.loads(approved.stdout)["result"]["decision"] == "approved"
     assert rejected.returncode == 1 and json.loads(rejected.stdout)["error"]["code"] == "APPROVAL_REJECTED"
+
+
+def _greeting(name: str, text: str) -> dict:
+    return {"name": name, "steps": [
+        {"step_id": "trigger", "step_type": "trigger", "next_steps": ["say"]},
+        {"step_id": "say", "step_type": "data_transform", "parameters": {"output": {"text": text}}}]}
+
+
+def test_run_any_file_outside_workflows_and_a_same_named_file_runs_itself(tmp_path):
+    anywhere = tmp_path / "anywhere"
+    anywhere.mkdir()
+    (anywhere / "my-flow.json").write_text(json.dumps(_greeting("my-flow", "from anywhere")), encoding="utf-8")
+    done = stepgraph("run", str(anywhere / "my-flow.json"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"] == {"text": "from anywhere"}
+    # a file named like a project workflow is what runs, and a line says so
+    (anywhere / "support.json").write_text(json.dumps(_greeting("customer-support", "not the project's")), encoding="utf-8")
+    done = stepgraph("run", str(anywhere / "support.json"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"] == {"text": "not the project's"}
+    assert "instead of the project's" in done.stderr and "workflows/customer-support.json" in done.stderr
+
+
+def test_an_invalid_file_in_workflows_does_not_stop_a_valid_run(tmp_path):
+    project = tmp_path / "project"
+    (project / "workflows").mkdir(parents=True)
+    (project / "workflows" / "good.json").write_text(json.dumps(_greeting("good", "fine")), encoding="utf-8")
+    (project / "workflows" / "broken.json").write_text(json.dumps({"name": "broken", "steps": [{"step_id": "x"}]}), encoding="utf-8")
+    for name in ("lambdas", "agents", "tools"):
+        (project / name).symlink_to(ROOT / name)
+    done = stepgraph("run", "workflows/good.json", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"] == {"text": "fine"}
+    done = stepgraph("run", "workflows/broken.json", cwd=project)
+    assert done.returncode == 1 and "unknown step_type" in done.stderr
+
+
+def test_messages_keep_their_brackets(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"name": "bad name!", "steps": [{"step_id": "t", "step_type": "trigger"}]}), encoding="utf-8")
+    done = stepgraph("validate", str(path))
+    assert done.returncode == 1
+    assert "[A-Za-z0-9_-]" in done.stdout  # user text and patterns are never read as Rich markup

@@ -149,13 +149,14 @@ def test_approval_not_decided_in_time_fails_with_timeout(make_engine):
 
 def test_approval_decided_by_someone_not_listed_is_refused(make_engine):
     from stepgraph.approvals import NotAnApproverError
+    from stepgraph.identity import VerifiedIdentity
 
     engine = make_engine(_approval_doc(with_else=True))
     refused = []
 
     def intruder(approval):
         with pytest.raises(NotAnApproverError):
-            engine.approvals.decide(approval.approval_id, "approved", approver="mallory@example.com")
+            engine.approvals.decide(approval.approval_id, "approved", identity=VerifiedIdentity("mallory@example.com", "token"))
         refused.append(approval.approval_id)
         return ("rejected", "after an intrusion attempt")
 

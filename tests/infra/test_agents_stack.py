@@ -59,6 +59,27 @@ def test_image_is_copied_into_the_owned_repository_under_the_asset_hash(agents):
     assert stack.resolve(agent.repository.node.default_child.logical_id) in dest
 
 
+def test_image_copier_may_pull_the_asset_and_push_to_the_agent_repositories_only(agents):
+    stack, _, template = agents
+    (copier_id,) = [k for k, r in resources_of_type(template, "AWS::Lambda::Function").items()
+                    if "CDKECRDeployment" in k]
+    role_id = template["Resources"][copier_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    granted = {(a, render(r)) for s in role_statements(template, role_id) for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    repository = f"<{logical_id(stack, stack.agents['echo_agent'].repository)}.Arn>"
+    on_star = {a for a, r in granted if r == "*"}
+    # ecr:GetAuthorizationToken has no resource-level permissions; nothing else is on "*"
+    assert on_star == {"ecr:GetAuthorizationToken"}
+    assert not any(a.startswith("s3:") for a, _ in granted)
+    pushes = {a for a, r in granted if a in ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload")}
+    assert pushes and {r for a, r in granted if a in pushes} == {repository}
+    pulled = {r for a, r in granted if a == "ecr:BatchGetImage"}
+    assert repository in pulled and any("container-assets" in r for r in pulled)
+    logs = {r for a, r in granted if a.startswith("logs:")}
+    assert logs and all(r.startswith(f"<{copier_id[:-8]}") and "LogGroup" in r for r in logs)  # its own log group
+    managed = template["Resources"][role_id]["Properties"].get("ManagedPolicyArns", [])
+    assert managed == []
+
+
 def test_runtime_runs_the_copied_tag_with_the_agent_settings(agents):
     stack, template, _ = agents
     agent = stack.agents["echo_agent"]

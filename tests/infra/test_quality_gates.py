@@ -84,7 +84,7 @@ def test_nag_fails_synth_on_an_unacknowledged_finding(tmp_path):
 
 
 def test_cfn_lint_passes_every_fixture_template(fixture_app):
-    assert len(fixture_app.template_paths()) == 3
+    assert len(fixture_app.template_paths()) == len(fixture_app.stacks.all()) == 4  # results, agents, workflows, api
     assert _lint(fixture_app.template_paths()) == []
 
 

@@ -141,7 +141,7 @@ def test_webhook_secret_is_generated_by_the_stack_and_only_its_arn_reaches_the_f
     assert secret["GenerateSecretString"]["PasswordLength"] >= 32
     env = environment(template, logical_id(stack, hook.function))
     assert env["WEBHOOK_SECRET_ARN"] == {"Ref": secret_id}
-    assert set(env) == {"POWERTOOLS_SERVICE_NAME", "WEBHOOK_SECRET_ARN", "STATE_MACHINE_ARN"}
+    assert set(env) == {"POWERTOOLS_SERVICE_NAME", "WEBHOOK_SECRET_ARN", "STATE_MACHINE_ARN", "REPLAY_TABLE_NAME"}
 
 
 @pytest.mark.slow
@@ -155,11 +155,25 @@ def test_webhook_function_may_read_its_secret_and_start_its_workflow_only(webhoo
         if not a.startswith(("logs:", "xray:"))
     }
     secret = json.dumps({"Ref": logical_id(stack, hook.secret)})
+    table = json.dumps({"Fn::GetAtt": [logical_id(stack, hook.replays), "Arn"]})
     assert granted == {
         ("secretsmanager:GetSecretValue", secret),
         ("secretsmanager:DescribeSecret", secret),
+        *{(f"dynamodb:{a}", table) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")},
         ("states:StartExecution", json.dumps({"Ref": logical_id(stack, stack.state_machines["webhook-flow"].state_machine)})),
     }
+
+
+@pytest.mark.slow
+def test_webhook_replay_cache_table_is_encrypted_recoverable_and_expires_records(webhook):
+    stack, template, hook = webhook
+    table = template["Resources"][logical_id(stack, hook.replays)]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["Replicas"][0]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    env = environment(template, logical_id(stack, hook.function))
+    assert env["REPLAY_TABLE_NAME"] == {"Ref": logical_id(stack, hook.replays)}
 
 
 @pytest.mark.slow

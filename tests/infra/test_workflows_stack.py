@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
-from template_reading import render, resources_of_type
+from template_reading import logical_id, render, resources_of_type
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +152,10 @@ def test_only_handlers_the_workflows_call_are_deployed(workflows):
         for f in template.find_resources("AWS::Lambda::Function").values()
     )
     assert services == ["chain", "invoke_agent", "record_backstop", "webhook"]
-    template.resource_count_is("AWS::DynamoDB::GlobalTable", 0)
+    # No approvals table (no human_approval step); the one table is the webhook's replay cache.
+    assert stack.approvals_table is None
+    (table,) = template.find_resources("AWS::DynamoDB::GlobalTable")
+    assert table == logical_id(stack, stack.webhooks["webhook-flow"].replays)
 
 
 def test_workflows_output_every_state_machine_arn(fixture_app, workflows):
@@ -180,7 +183,10 @@ def test_invoker_offloads_large_outputs_to_the_payloads_prefix_only(fixture_app,
     ]
     assert len(statements) == 1
     assert sorted(_as_list(statements[0]["Action"])) == ["s3:GetObject", "s3:PutObject"]
-    assert json.dumps(statements[0]["Resource"]).endswith('"/payloads/*"]]}')
+    # scoped per workflow (issue 11): payloads/<workflow>/* of each deployed workflow, never payloads/*
+    resources = _as_list(statements[0]["Resource"])
+    assert sorted(json.dumps(r).rsplit("/payloads/", 1)[1] for r in resources) == sorted(
+        f'{name}/*"]]}}' for name in stack.state_machines)
 
 
 def test_invoker_asset_holds_the_shared_offload_module(fixture_app, workflows):
@@ -189,7 +195,7 @@ def test_invoker_asset_holds_the_shared_offload_module(fixture_app, workflows):
     s3_key = function["Properties"]["Code"]["S3Key"]
     asset = fixture_app.outdir / f"asset.{s3_key.removesuffix('.zip')}"
     assert (asset / "handler.py").is_file()
-    assert (asset / "stepgraph_offload.py").is_file()
+    assert (asset / "stepgraph_runtime" / "offload.py").is_file()  # the shared runtime package (was stepgraph_offload.py)
     # requirements.txt pins boto3 (the runtime's copy may predate bedrock-agentcore): installed.
     assert (asset / "boto3").is_dir() and (asset / "botocore").is_dir()
 

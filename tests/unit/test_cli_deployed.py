@@ -240,14 +240,21 @@ def test_approvals_list_shows_pending_requests(aws, project):
     assert "a-1" in text.stdout and "manager_approval" in text.stdout
 
 
-def test_approvals_approve_by_someone_else_is_refused(aws, project):
+def test_approvals_approve_for_a_claimed_name_is_impossible(aws, project, monkeypatch):
+    """No path decides for a typed name: --as is gone, and deciding needs the API and a token.
+
+    A non-approver's token refused by the API is tested in tests/api/test_cli_approvals.py.
+    """
+    monkeypatch.delenv("STEPGRAPH_API_URL", raising=False)
+    monkeypatch.delenv("STEPGRAPH_API_TOKEN", raising=False)
     deploy()
     approvals_table(approval("a-1"))
 
-    result = runner.invoke(app, ["approvals", "approve", "a-1", "--as", "mallory@example.com", "--comment", "sure"])
+    claimed = runner.invoke(app, ["approvals", "approve", "a-1", "--as", "mallory@example.com", "--comment", "sure"])
+    without_api = runner.invoke(app, ["approvals", "approve", "a-1", "--comment", "sure"])
 
-    assert result.exit_code == 1
-    assert "'mallory@example.com' is not an approver of a-1" in result.stderr
+    assert claimed.exit_code == 2 and "--as" in claimed.stderr
+    assert without_api.exit_code == 1 and "--api" in without_api.stderr and "--token" in without_api.stderr
     item = boto3.client("dynamodb", region_name=REGION).get_item(TableName=TABLE, Key={"approval_id": {"S": "a-1"}})["Item"]
     assert item["status"]["S"] == "pending"
 

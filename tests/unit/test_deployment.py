@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -207,7 +208,7 @@ def test_write_act_state_lets_the_seeds_reader_find_the_runtime(aws, project, tm
 
     assert path == home / ".act_cli" / "state" / ACCOUNT / REGION / "workflows.json"
     assert get_agentcore_runtime_arn("getting-started-workflow") == NOVA_ARN
-    assert get_agentcore_runtime_arn("support_agent") == SUPPORT_ARN
+    assert get_agentcore_runtime_arn("support-agent") == SUPPORT_ARN  # agent ids become names act accepts
     state = json.loads(path.read_text())
     assert state["version"] == "1.0"
     assert state["last_updated"] == "2026-01-02T00:00:00+00:00"
@@ -217,9 +218,10 @@ def test_write_act_state_lets_the_seeds_reader_find_the_runtime(aws, project, tm
         "directory_path": str(project.root / "agents" / "getting_started"),
         "created_at": "2026-01-02T00:00:00+00:00",
         "workflow_definition_arn": None,
-        "deployments": {"agentcore": {"deployment_arn": NOVA_ARN, "image_uri": None, "image_tag": None}},
+        # act's model requires strings: an image the outputs do not name is "" (with a warning), never null
+        "deployments": {"agentcore": {"deployment_arn": NOVA_ARN, "image_uri": "", "image_tag": ""}},
         "metadata": {"source": "stepgraph", "agent_id": "getting_started", "kind": "nova_act", "stack_prefix": "Stepgraph"},
-        "last_image_tag": None,
+        "last_image_tag": "",
     }
     assert [p.name for p in path.parent.iterdir()] == ["workflows.json"]  # no temporary file left
 
@@ -243,20 +245,20 @@ def test_write_act_state_merges_with_existing_entries(project, tmp_path):
     assert workflows["other-workflow"] == other
     assert workflows["getting-started-workflow"]["deployments"]["agentcore"]["deployment_arn"] == NOVA_ARN
     assert workflows["getting-started-workflow"]["created_at"] == "2025-06-01T00:00:00"  # kept
-    assert set(workflows) == {"other-workflow", "getting-started-workflow", "support_agent"}
+    assert set(workflows) == {"other-workflow", "getting-started-workflow", "support-agent"}
 
 
 def test_write_act_state_never_displaces_a_foreign_entry_with_a_python_agent(project, tmp_path):
     path = tmp_path / ".act_cli" / "state" / ACCOUNT / REGION / "workflows.json"
     path.parent.mkdir(parents=True)
-    foreign = {"name": "support_agent", "deployments": {"agentcore": {"deployment_arn": "arn:act-cli"}}, "metadata": {}}
-    path.write_text(json.dumps({"workflows": {"support_agent": foreign}, "last_updated": None, "version": "1.0"}))
+    foreign = {"name": "support-agent", "deployments": {"agentcore": {"deployment_arn": "arn:act-cli"}}, "metadata": {}}
+    path.write_text(json.dumps({"workflows": {"support-agent": foreign}, "last_updated": None, "version": "1.0"}))
 
     with pytest.warns(ActStateWarning, match="stepgraph did not write"):
         write_act_state(make_deployment(), project, home=tmp_path)
 
     workflows = json.loads(path.read_text())["workflows"]
-    assert workflows["support_agent"] == foreign
+    assert workflows["support-agent"] == foreign
     assert "getting-started-workflow" in workflows
 
 
@@ -280,6 +282,61 @@ def test_write_act_state_leaves_a_malformed_file_untouched(project, tmp_path):
     with pytest.raises(ActStateError, match="left untouched"):
         write_act_state(make_deployment(), project, home=tmp_path)
     assert path.read_text() == "{not json"
+
+
+def _nova_act_state_model(tmp_path: Path):
+    """nova-act's own ``RegionState`` (``nova_act/cli/core/types.py`` of the pinned wheel, which
+    ``make install`` downloads into ``.venv/wheels/``), imported without the SDK's heavy imports."""
+    import importlib
+    import sys
+    import zipfile
+
+    wheels = sorted((ROOT / ".venv" / "wheels").glob("nova_act-3.4.187.0-*.whl"))
+    if not wheels:
+        pytest.fail("nova-act's wheel is missing from .venv/wheels/: run `make install`")
+    package = tmp_path / "nova_act_model"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        for name in ("constants.py", "theme.py", "types.py"):
+            wheel.extract(f"nova_act/cli/core/{name}", package)
+    for folder in ("nova_act", "nova_act/cli", "nova_act/cli/core"):
+        (package / folder / "__init__.py").write_text("", encoding="utf-8")
+    saved = {k: v for k, v in sys.modules.items() if k == "nova_act" or k.startswith("nova_act.")}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, str(package))
+    try:
+        return importlib.import_module("nova_act.cli.core.types")
+    finally:
+        sys.path.remove(str(package))
+        for k in [k for k in sys.modules if k == "nova_act" or k.startswith("nova_act.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def test_write_act_state_writes_a_file_the_act_cli_model_accepts(project, tmp_path):
+    types = _nova_act_state_model(tmp_path)
+    with pytest.warns(ActStateWarning, match="no image URI"):
+        path = write_act_state(make_deployment(), project, home=tmp_path / "home")
+    state = types.RegionState.model_validate(json.loads(path.read_text()))  # what `act` does on every command
+    assert set(state.workflows) == {"getting-started-workflow", "support-agent"}
+    assert all(re.match(r"^[a-zA-Z][a-zA-Z0-9-]*$", name) for name in state.workflows)
+    assert state.workflows["support-agent"].deployments.agentcore.deployment_arn == SUPPORT_ARN
+
+
+def test_write_act_state_waits_for_the_act_cli_lock(project, tmp_path, monkeypatch):
+    from stepgraph.deployment import act_state
+
+    home = tmp_path / "home"
+    lock = act_state.act_lock_path(ACCOUNT, REGION, home=home)
+    lock.parent.mkdir(parents=True)
+    lock.touch()  # `act` is writing
+    monkeypatch.setattr(act_state, "ACT_LOCK_TIMEOUT_SECONDS", 0.3)
+    with pytest.raises(ActStateError, match="held by another writer"):
+        act_state.write_act_state(make_deployment(), project, home=home)
+    assert not act_state.act_state_path(ACCOUNT, REGION, home=home).exists()
+    lock.unlink()  # `act` is done: the lock is taken and released again
+    act_state.write_act_state(make_deployment(), project, home=home)
+    assert not lock.exists()
 
 
 # ----------------------------------------------------------------------------- invoke_workflow

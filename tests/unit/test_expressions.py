@@ -545,3 +545,33 @@ def test_expression_error_reports_the_offset_of_the_problem() -> None:
         compile_condition("{{input.a}} == 1 and {{nope.b}} == 2")
     assert caught.value.position == 23
     assert "unknown root 'nope'" in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- linear scanning (SPEC §13)
+
+
+@pytest.mark.parametrize("text", ["{{" * 20_000, "{{ input.a }}" + "{{" * 20_000, "}}" * 20_000 + "{{ input.a }}"])
+def test_template_with_20000_unbalanced_braces_is_rejected_in_well_under_a_second(text: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(ExpressionError, match="unbalanced"):
+        template_references(text)
+    with pytest.raises(ExpressionError, match="unbalanced"):
+        compile_template(text)
+    assert time.perf_counter() - started < 0.2
+
+
+@pytest.mark.parametrize(("text", "references"), [
+    ("{{input.a}} and {{ input.b }}", ["a", "b"]),
+    ("{{{input.a}}", None),  # the inside is "{input.a": not an expression
+    ("a }} b", None),
+    ("{{input.a}}}}", None),
+    ("{ {{input.a}} }", ["a"]),
+])
+def test_template_scanning_pairs_each_open_with_the_next_close(text: str, references: list[str] | None) -> None:
+    if references is None:
+        with pytest.raises(ExpressionError):
+            template_references(text)
+    else:
+        assert [r.path[0] for r in template_references(text)] == references

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
+import yaml
 
 from stepgraph import ProjectError, RetryPolicy, Step, StepType, Workflow, WorkflowValidationError, load_workflow, parse_workflow
 from stepgraph.loader import read_document
@@ -211,3 +213,61 @@ def test_read_document_returns_the_decoded_document(tmp_path: Path) -> None:
 def test_load_workflow_loads_the_repository_workflows() -> None:
     for path in sorted((WORKFLOWS.parents[1] / "workflows").glob("*.json")):
         assert load_workflow(path).name == path.stem
+
+
+# ----------------------------------------------------------------------------- limits (SPEC §13)
+
+
+def _billion_laughs(levels: int = 9) -> str:
+    """A YAML document of ``levels`` nested lists of nine aliases each (9**levels strings)."""
+    lines = ["name: bomb", "anchors:", '  - &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        lines.append(f"  - &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + f"""
+steps:
+  - step_id: trigger
+    step_type: trigger
+    parameters: {{kind: chat}}
+    next_steps: [shape]
+  - step_id: shape
+    step_type: data_transform
+    parameters: {{output: {{v: *l{levels - 1}}}}}
+"""
+
+
+def test_load_workflow_refuses_yaml_bomb_in_under_a_second(tmp_path: Path) -> None:
+    # GIVEN a 1 KB "billion laughs" document (9**9 strings once expanded)
+    path = write(tmp_path, "bomb.yaml", _billion_laughs())
+    assert path.stat().st_size < 1024
+    started = time.perf_counter()
+    # WHEN it is loaded THEN it is refused at once, naming the rule
+    with pytest.raises(WorkflowValidationError, match=r"YAML aliases are not allowed.*\*l0 at line 4"):
+        load_workflow(path)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_read_document_keeps_anchors_without_aliases(tmp_path: Path) -> None:
+    assert read_document(write(tmp_path, "anchored.yaml", "name: &n small\nsteps: []\n")) == {"name": "small", "steps": []}
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_read_document_refuses_documents_over_one_mib_before_parsing(tmp_path: Path, suffix: str, monkeypatch) -> None:
+    # GIVEN a document one byte over 1 MiB
+    document = json.dumps({"name": "big", "description": "", "steps": []})
+    path = write(tmp_path, "big" + suffix, document[:-1] + " " * (1_048_577 - len(document)) + "}")
+    assert path.stat().st_size == 1_048_577
+
+    def no_parsing(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the document was parsed")
+
+    monkeypatch.setattr(json, "loads", no_parsing)
+    monkeypatch.setattr(yaml, "load", no_parsing)
+    # WHEN it is read THEN it is refused with the limit named, without parsing it
+    with pytest.raises(WorkflowValidationError, match=r"larger than 1,048,576 bytes \(1 MiB\)"):
+        read_document(path)
+
+
+def test_read_document_reads_a_document_of_exactly_one_mib(tmp_path: Path) -> None:
+    document = json.dumps({"name": "big", "description": "", "steps": []})
+    path = write(tmp_path, "big.json", document[:-1] + " " * (1_048_576 - len(document)) + "}")
+    assert read_document(path)["name"] == "big"

@@ -227,9 +227,10 @@ class _Builder:
         kind = draw(st.sampled_from(kinds))
         sid = self.new_id()
         step: dict[str, Any] = {"step_id": sid, "step_type": kind}
-        # the chain is built backwards, so every id made so far but the trigger's (the first) runs
-        # after this step, and SPEC §3 lets a step read only steps that run before it
-        ids = tuple(self.ids[:1])
+        # SPEC §3 visibility: a step reads only steps that ran before it; chains are built from
+        # their exit backwards, so the one id known to run earlier is the trigger's (a step may
+        # also name itself, which validation leaves alone)
+        ids = (self.ids[0], sid)
         if kind == "data_transform":
             if draw(st.integers(0, 4)) == 0:
                 step["parameters"] = {"jsonata": draw(st.sampled_from(SAFE_JSONATA + (["$item", "$index"] if in_loop else [])))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
 import sys
 import threading
@@ -458,3 +459,36 @@ def test_fetch_json_bad_arguments_raise_value_error():
         tools.http.fetch_json("https://example.test/", timeout_seconds=0)
     with pytest.raises(ValueError, match="headers"):
         tools.http.fetch_json("https://example.test/", headers=["x"])
+
+
+def test_a_new_module_in_tools_registers_without_an_edit_and_entry_points_add_more(tmp_path):
+    """Tools are discovered: every module of tools/ and every `stepgraph.tools` entry point."""
+    import shutil
+    import subprocess
+    import sys
+    import textwrap
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "tools", project / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "tools" / "weather.py").write_text(textwrap.dedent('''
+        from . import tool
+
+        @tool(description="Forecast for a city")
+        def forecast(city: str) -> dict:
+            return {"city": city, "sky": "clear"}
+    '''), encoding="utf-8")
+    # an installed package contributing a tool through the entry-point group
+    site = tmp_path / "site"
+    (site / "acme_tools").mkdir(parents=True)
+    (site / "acme_tools" / "__init__.py").write_text("def shout(text: str) -> str:\n    return text.upper()\n", encoding="utf-8")
+    dist = site / "acme_tools-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-tools\nVersion: 1.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[stepgraph.tools]\nshout = acme_tools:shout\n", encoding="utf-8")
+
+    script = ("import json, tools; print(json.dumps({n: tools.REGISTRY[n].function(**a) for n, a in "
+              "[('forecast', {'city': 'Lyon'}), ('shout', {'text': 'hi'})] if n in tools.REGISTRY}))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True,
+                          env={"PYTHONPATH": f"{project}{os.pathsep}{site}", "PATH": os.environ.get("PATH", "")}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"forecast": {"city": "Lyon", "sky": "clear"}, "shout": "HI"}

@@ -518,3 +518,33 @@ def test_subflow_cycles_with_on_complete_are_rejected_across_workflows(tmp_path)
     with pytest.raises(WorkflowValidationError) as exc:
         load_project(tmp_path)
     assert any("run each other forever (on_complete and subflow): a -> b -> a" in i.message for i in exc.value.issues)
+
+
+def test_reading_a_parallel_branch_step_after_the_join_names_both_steps_and_what_to_read() -> None:
+    parsed = parse_workflow({"name": "fan-in", "steps": [
+        {"step_id": "trigger", "step_type": "trigger", "next_steps": ["split"]},
+        {"step_id": "split", "step_type": "parallel", "parameters": {"join": "merge"}, "next_steps": ["process_a", "process_b"]},
+        {"step_id": "process_a", "step_type": "data_transform", "parameters": {"output": {"result": 1}}},
+        {"step_id": "process_b", "step_type": "data_transform", "parameters": {"output": {"result": 2}}},
+        {"step_id": "merge", "step_type": "data_transform",
+         "parameters": {"output": {"a": "{{steps.process_a.output.result}}", "b": "{{steps.split.output.process_b.result}}"}}},
+    ]})
+    issues = validate_workflow(parsed.workflow)
+    assert [(i.step_id, i.path) for i in issues] == [("merge", "steps[4].parameters.output")]
+    assert "'process_a' from step 'merge'" in issues[0].message
+    assert "read its branch's result as steps.split.output.process_a" in issues[0].message
+
+
+def test_reading_a_loop_body_step_outside_the_loop_or_a_later_step_is_a_validation_error() -> None:
+    parsed = parse_workflow({"name": "later", "steps": [
+        {"step_id": "trigger", "step_type": "trigger", "next_steps": ["each"]},
+        {"step_id": "each", "step_type": "loop", "parameters": {"items": "{{input.xs}}", "body": "double"}, "next_steps": ["early"]},
+        {"step_id": "double", "step_type": "data_transform", "parameters": {"output": {"v": "{{item}}"}}},
+        {"step_id": "early", "step_type": "data_transform",
+         "parameters": {"output": {"d": "{{steps.double.output.v}}", "z": "{{steps.late.output}}"}}, "next_steps": ["late"]},
+        {"step_id": "late", "step_type": "data_transform", "parameters": {"output": {"all": "{{steps.each.output}}"}}},
+    ]})
+    messages = [i.message for i in validate_workflow(parsed.workflow)]
+    assert len(messages) == 2
+    assert "read the loop's results as steps.each.output" in messages[0]
+    assert "'late' has not run before 'early' on any path" in messages[1]

@@ -1,0 +1,11 @@
+"""The deployed API application: ``uvicorn stepgraph.api.aws:app`` behind the Lambda Web Adapter."""
+
+from __future__ import annotations
+
+from .app import create_app
+from .auth import CognitoAuthenticator
+from .backend import aws_backend
+
+__all__ = ["app"]
+
+app = create_app(aws_backend(), CognitoAuthenticator())

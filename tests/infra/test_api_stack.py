@@ -1,0 +1,169 @@
+"""The deployed HTTP API (SPEC §9, §14): streaming front door, Cognito on every method, logs, throttling, IAM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import stepgraph
+from stepgraph.approvals import PUBLIC_ATTRIBUTES
+from template_reading import as_list, environment, logical_id, render, resources_of_type, role_statements
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def api(repo_app):
+    stack = repo_app.stacks.api
+    return stack, repo_app.template_json(stack)
+
+
+def _all_templates(repo_app) -> dict[str, dict]:
+    return {s.stack_name: repo_app.template_json(s) for s in repo_app.stacks.all()}
+
+
+def test_every_method_requires_the_cognito_authorizer(api):
+    stack, template = api
+    methods = resources_of_type(template, "AWS::ApiGateway::Method")
+    assert methods, "the API has no method"
+    (authorizer_id, authorizer), = resources_of_type(template, "AWS::ApiGateway::Authorizer").items()
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert render(authorizer["Properties"]["ProviderARNs"][0]) == f"<{logical_id(stack, stack.http.user_pool)}.Arn>"
+    for method in methods.values():
+        assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert method["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
+
+
+def test_api_streams_responses_from_the_function_through_the_web_adapter(api):
+    stack, template = api
+    (method,) = resources_of_type(template, "AWS::ApiGateway::Method").values()
+    integration = method["Properties"]["Integration"]
+    assert integration["Type"] == "AWS_PROXY" and integration["ResponseTransferMode"] == "STREAM"
+    assert render(integration["Uri"]).endswith("/response-streaming-invocations")
+    assert integration["TimeoutInMillis"] == 15 * 60 * 1000
+    function_id = logical_id(stack, stack.http.function)
+    function = template["Resources"][function_id]["Properties"]
+    assert function["Handler"] == "run.sh" and function["Architectures"] == ["arm64"]
+    assert render(function["Layers"][0]) == "arn:aws:lambda:<AWS::Region>:753240598075:layer:LambdaAdapterLayerArm64:26"
+    env = environment(template, function_id)
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap" and env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    machines = render(env["STEPGRAPH_STATE_MACHINES"])
+    assert ":stateMachine:Stepgraph-refund-approval" in machines and ":stateMachine:Stepgraph-customer-support" in machines
+
+
+def test_stage_has_access_logs_with_retention_and_throttling(api):
+    stack, template = api
+    (stage,) = resources_of_type(template, "AWS::ApiGateway::Stage").values()
+    properties = stage["Properties"]
+    log_group_id = logical_id(stack, stack.http.access_logs)
+    assert render(properties["AccessLogSetting"]["DestinationArn"]).endswith(f":log-group:<{log_group_id}>")
+    log_format = properties["AccessLogSetting"]["Format"]
+    assert "$context.identity.user" in log_format and "$context.status" in log_format
+    assert template["Resources"][log_group_id]["Properties"]["RetentionInDays"] > 0
+    (settings,) = properties["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50, 100)
+    assert properties["TracingEnabled"] is True
+
+
+def test_user_pool_is_closed_to_sign_up_and_requires_mfa(api):
+    _, template = api
+    (pool,) = resources_of_type(template, "AWS::Cognito::UserPool").values()
+    properties = pool["Properties"]
+    assert properties["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert properties["MfaConfiguration"] == "ON"
+    assert properties["Policies"]["PasswordPolicy"]["MinimumLength"] >= 14
+
+
+def test_only_the_decider_may_send_task_results_and_read_task_tokens(repo_app, api):
+    stack, template = api
+    decider_role = logical_id(stack, stack.http.decider.role)
+    api_role = logical_id(stack, stack.http.function.role)
+    senders = []
+    for name, tpl in _all_templates(repo_app).items():
+        for policy_id, policy in resources_of_type(tpl, "AWS::IAM::Policy").items():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = as_list(statement["Action"])
+                if any(a in ("states:SendTaskSuccess", "states:SendTaskFailure", "states:*", "*") for a in actions):
+                    senders.append((name, [render(r) for r in policy["Properties"]["Roles"]]))
+    assert senders == [(stack.stack_name, [f"<{decider_role}>"])]
+    # the API function reads approvals only with the token attribute left out
+    reads = [s for s in role_statements(template, api_role) if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+             and "ApprovalsTable" in json.dumps(s["Resource"])]
+    assert reads, "the API cannot list approvals"
+    for statement in reads:
+        allowed = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+        assert "task_token" not in allowed and set(allowed) == set(PUBLIC_ATTRIBUTES)
+        assert set(as_list(statement["Action"])) <= {"dynamodb:Scan", "dynamodb:GetItem"}
+    # and nobody else in the app may read the table's items
+    for name, tpl in _all_templates(repo_app).items():
+        for policy in resources_of_type(tpl, "AWS::IAM::Policy").values():
+            roles = [render(r) for r in policy["Properties"]["Roles"]]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                reading = {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem"} & set(as_list(statement["Action"]))
+                if reading and "ApprovalsTable" in json.dumps(statement["Resource"]):
+                    assert roles in ([f"<{decider_role}>"], [f"<{api_role}>"]), (name, roles)
+                    if roles == [f"<{api_role}>"]:
+                        assert "Condition" in statement
+
+
+def test_only_the_api_function_may_invoke_the_decider(repo_app, api):
+    stack, template = api
+    decider_id = logical_id(stack, stack.http.decider)
+    invokers = []
+    for tpl in _all_templates(repo_app).values():
+        for policy in resources_of_type(tpl, "AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if "lambda:InvokeFunction" in as_list(statement["Action"]) and decider_id in json.dumps(statement["Resource"]):
+                    invokers += [render(r) for r in policy["Properties"]["Roles"]]
+                    assert as_list(statement["Resource"]) == [{"Fn::GetAtt": [decider_id, "Arn"]}]
+    assert invokers == [f"<{logical_id(stack, stack.http.function.role)}>"]
+    assert not resources_of_type(template, "AWS::Lambda::Permission") or all(
+        decider_id not in json.dumps(p["Properties"]["FunctionName"])
+        for p in resources_of_type(template, "AWS::Lambda::Permission").values())
+
+
+def test_api_may_only_run_and_follow_the_apps_state_machines(api):
+    stack, template = api
+    statements = role_statements(template, logical_id(stack, stack.http.function.role))
+    states = [s for s in statements if any(a.startswith("states:") for a in as_list(s["Action"]))]
+    actions = {a for s in states for a in as_list(s["Action"])}
+    assert actions == {"states:StartExecution", "states:ListExecutions", "states:DescribeExecution",
+                       "states:GetExecutionHistory", "states:StopExecution"}
+    for statement in states:
+        for resource in as_list(statement["Resource"]):
+            text = render(resource)
+            assert ":stateMachine:Stepgraph-" in text or ":execution:Stepgraph-" in text, text
+            assert text != "*"
+
+
+def test_invoker_publishes_deltas_to_the_api_table(repo_app, api):
+    stack, template = api
+    workflows = repo_app.stacks.workflows
+    invoker_env = environment(repo_app.template_json(workflows), logical_id(workflows, workflows.invoker.function))
+    table = template["Resources"][logical_id(stack, stack.http.deltas_table)]["Properties"]
+    assert invoker_env["STREAM_DELTAS_TABLE"] == table["TableName"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    (policy,) = [p for p in resources_of_type(template, "AWS::IAM::Policy").values()
+                 if any(as_list(s["Action"]) == ["dynamodb:PutItem"] for s in p["Properties"]["PolicyDocument"]["Statement"])]
+    (role,) = policy["Properties"]["Roles"]
+    assert "InvokeAgent" in json.dumps(role)  # the invoker's role, exported by the workflows stack
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert render(statement["Resource"]) == f"<{logical_id(stack, stack.http.deltas_table)}.Arn>"
+
+
+def _asset(repo_app, stack, function) -> Path:
+    s3_key = repo_app.template_json(stack)["Resources"][logical_id(stack, function)]["Properties"]["Code"]["S3Key"]
+    return repo_app.outdir / f"asset.{s3_key.removesuffix('.zip')}"
+
+
+def test_assets_hold_the_api_app_and_the_invokers_delta_publisher(repo_app, api):
+    stack, _ = api
+    bundle = _asset(repo_app, stack, stack.http.function)
+    assert (bundle / "run.sh").stat().st_mode & 0o111, "run.sh must be executable"
+    assert (bundle / "stepgraph" / "api" / "aws.py").is_file() and (bundle / "workflows" / "refund-approval.json").is_file()
+    assert all((bundle / package).is_dir() for package in ("fastapi", "sse_starlette", "uvicorn", "pydantic_core"))
+    workflows = repo_app.stacks.workflows
+    invoker = _asset(repo_app, workflows, workflows.invoker.function)
+    assert (invoker / "stepgraph_deltas.py").read_text() == (Path(stepgraph.__file__).parent / "deltas.py").read_text()
