@@ -14,7 +14,7 @@ from stepgraph.cli import app
 from stepgraph.compiler import MAX_DEFINITION_BYTES
 from stepgraph.compiler.document import index_variable, item_variable, step_variable
 from stepgraph.cost import Assumptions, estimate
-from stepgraph.lint import workflow_warnings
+from stepgraph.lint import INLINE_ITEMS_ASSUMED, workflow_warnings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,23 +51,36 @@ def test_three_thousand_trivial_steps_stay_well_under_the_limit() -> None:
     assert size < MAX_DEFINITION_BYTES / 2
 
 
+def heavy_loop(mode: str = "inline") -> dict:
+    """A loop whose body holds 30 tool calls: about 160 history events per item."""
+    body = [{"step_id": f"c{i}", "step_type": "tool_call", "parameters": {"tool": "lookup"},
+             **({"next_steps": [f"c{i + 1}"]} if i < 29 else {})} for i in range(30)]
+    return {"name": "heavy", "steps": [
+        {"step_id": "trigger", "step_type": "trigger", "next_steps": ["each"]},
+        {"step_id": "each", "step_type": "loop", "parameters": {"items": "{{input.xs}}", "body": "c0", "mode": mode}},
+        *body]}
+
+
 def test_inline_loop_warns_how_many_items_fit_in_the_history() -> None:
-    workflow = load_workflow(ROOT / "workflows" / "order-digest.json", tools=["lookup_order"], agents=["support_agent"])
-    [warning] = [w for w in workflow_warnings(workflow) if w.step_id == "each_customer"]
+    workflow = parse_workflow(heavy_loop()).workflow
+    [warning] = [w for w in workflow_warnings(workflow) if w.step_id == "each"]
     assert "mode" in warning.message and "distributed" in warning.message
     fits = int(re.search(r"about ([\d,]+) items fit", warning.message).group(1).replace(",", ""))
+    assert fits < INLINE_ITEMS_ASSUMED
     # the costliest path with that many items stays within 25,000 events, one more item does not
     definition = compile_workflow(workflow).definition
     assert max(p.history_events for p in estimate(definition, assumptions=Assumptions(loop_items=fits)).paths) <= 25_000
     assert max(p.history_events for p in estimate(definition, assumptions=Assumptions(loop_items=fits + 1)).paths) > 25_000
 
 
+def test_light_inline_loop_gets_no_history_warning() -> None:
+    # order-digest: about 1,249 items fit, more than the 1,000 an inline loop is assumed to serve
+    workflow = load_workflow(ROOT / "workflows" / "order-digest.json", tools=["lookup_order"], agents=["support_agent"])
+    assert [w for w in workflow_warnings(workflow) if "history events" in w.message] == []
+
+
 def test_distributed_loop_gets_no_history_warning() -> None:
-    document = json.loads((ROOT / "workflows" / "order-digest.json").read_text())
-    for step in document["steps"]:
-        if step["step_type"] == "loop":
-            step["parameters"]["mode"] = "distributed"
-    assert [w for w in workflow_warnings(parse_workflow(document).workflow) if "history" in w.message] == []
+    assert [w for w in workflow_warnings(parse_workflow(heavy_loop("distributed")).workflow) if "history" in w.message] == []
 
 
 def test_cost_command_prints_transitions_invocations_and_a_price() -> None:
