@@ -58,6 +58,8 @@ class ApiStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "ApiUrl", value=self.http.api.url,
                       description="Base URL of the execution API (routes under api/); send a Cognito ID token as a bearer token")
+        cdk.CfnOutput(self, "ConsoleUrl", value=self.http.console_url,
+                      description="The web console: sign in with a user of the pool (hosted UI)")
         cdk.CfnOutput(self, "UserPoolId", value=self.http.user_pool.user_pool_id,
                       description="Cognito user pool of the API's users (create approvers here; self sign-up is closed)")
         cdk.CfnOutput(self, "UserPoolClientId", value=self.http.user_pool_client.user_pool_client_id,

@@ -20,9 +20,10 @@ from constructs import Construct
 
 from stepgraph import substitutions as keys
 from stepgraph.chaining import chain_routes
-from stepgraph.handlers import RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, WEBHOOK, HandlerSpec, bundle_sources
+from stepgraph.handlers import RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, WEBHOOK, HandlerSpec, bundle_sources, session_agents
 from stepgraph.handlers import CHAIN as CHAIN_HANDLER
 from stepgraph.model import Workflow
+from stepgraph.steps.agent_execution import AsyncAgentDeployment
 from stepgraph.steps.trigger import ScheduleDeployment, WebhookDeployment
 from stepgraph_runtime import env
 from stepgraph_runtime.offload import PREFIX as PAYLOADS_PREFIX
@@ -232,10 +233,13 @@ class WorkflowsStack(cdk.Stack):
         for key, handler in self.handlers.items():
             cdk.CfnOutput(self, key, value=handler.function.function_arn, description=handler.function.node.path)
 
+        self._grant_task_results({compiled.name: compiled for compiled in workflows}, runtimes)
         definitions = dict(definitions or {})
         self.backstop: RecordBackstop | None = None
         if self.state_machines:
-            self._add_backstop(results_bucket, results_topic, results_topic_key)
+            sessions = {name: [runtimes[a] for a in agents]
+                        for name, agents in session_agents({c.name: c for c in workflows}).items()}
+            self._add_backstop(results_bucket, results_topic, results_topic_key, sessions)
         self.chain: ChainSubscriptions | None = None
         routes = {upstream: targets for upstream, targets in chain_routes(definitions).items() if upstream in self.state_machines}
         if routes:
@@ -249,8 +253,41 @@ class WorkflowsStack(cdk.Stack):
             self, construct_id, purpose=purpose, alarm_topic=self.alarms, removal_policy=self.settings.cdk_removal_policy
         )
 
-    def _add_backstop(self, results_bucket: s3.IBucket, results_topic: sns.ITopic, results_topic_key: kms.IKey | None) -> None:
-        """``lambdas/record_backstop`` behind the rule on failed, timed-out and stopped executions."""
+    def _grant_task_results(self, compiled: Mapping[str, CompiledWorkflowLike],
+                            runtimes: Mapping[str, agentcore.IBedrockAgentRuntime]) -> None:
+        """Let each runtime called asynchronously send task results to exactly the state machines that call it so.
+
+        ``states:SendTaskSuccess``/``SendTaskFailure``/``SendTaskHeartbeat`` (what
+        ``StateMachine.grant_task_response`` grants) on those state machines' ARNs, as a policy of
+        this stack attached to the runtime's role (the role lives in the agents stack, which the
+        state machines depend on). A runtime called only synchronously gets nothing.
+        """
+        callers: dict[str, list[str]] = {}
+        for name, machine in self.state_machines.items():
+            for deployment in compiled[name].deployments:
+                if isinstance(deployment, AsyncAgentDeployment):
+                    callers.setdefault(deployment.agent_id, [])
+                    if name not in callers[deployment.agent_id]:
+                        callers[deployment.agent_id].append(name)
+        self.task_result_policies: dict[str, iam.Policy] = {}
+        for agent_id, names in sorted(callers.items()):
+            role = getattr(runtimes[agent_id], "role", None)
+            if role is None:  # pragma: no cover - an imported runtime without its role
+                raise UnknownAgentError(f"agent {agent_id!r} is called asynchronously but its runtime's role is unknown")
+            self.task_result_policies[agent_id] = iam.Policy(
+                self,
+                f"TaskResults{pascal(agent_id)}",
+                roles=[role],
+                statements=[iam.PolicyStatement(
+                    sid="SendTaskResultsOfAsyncSteps",
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                    resources=[self.state_machines[n].state_machine.state_machine_arn for n in sorted(names)],
+                )],
+            )
+
+    def _add_backstop(self, results_bucket: s3.IBucket, results_topic: sns.ITopic, results_topic_key: kms.IKey | None,
+                      session_runtimes: Mapping[str, Sequence[agentcore.IBedrockAgentRuntime]]) -> None:
+        """``lambdas/record_backstop`` behind the rule on ended executions: records and sessions."""
         prefix = self.settings.stack_prefix
         self.backstop = RecordBackstop(
             self,
@@ -262,6 +299,7 @@ class WorkflowsStack(cdk.Stack):
             results_topic=results_topic,
             results_topic_key=results_topic_key,
             dead_letters=self._dead_letters("BackstopDeadLetters", "execution status changes for the result-record backstop"),
+            session_runtimes=session_runtimes,
         )
 
     def _add_chaining(self, routes: dict[str, list[dict[str, str]]], results_topic: sns.ITopic) -> None:
@@ -386,6 +424,8 @@ class WorkflowsStack(cdk.Stack):
                     f"workflow(s) {callers} call agent {agent_id!r}, which has no folder agents/{agent_id}/"
                 )
             runtimes[agent_id].grant_invoke_runtime(self.invoker.function)
+            # the execution's user_id travels as runtimeUserId (X-Amzn-Bedrock-AgentCore-Runtime-User-Id)
+            runtimes[agent_id].grant_invoke_runtime_for_user(self.invoker.function)
         acknowledge_matching(
             self.invoker.role,
             "AwsSolutions-IAM5",

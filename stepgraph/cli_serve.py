@@ -70,6 +70,7 @@ def serve(port: int = typer.Option(8000, "--port", "-p", help="TCP port on 127.0
         application = create_app(local_backend(engine), TokenAuthenticator(tokens), heartbeat_seconds=heartbeat)
         err.print(f"stepgraph API on [bold]http://{HOST}:{bound}[/] over the local engine "
                   f"({len(project.workflows)} workflows)", highlight=False)
+        err.print(f"web console: [bold]http://{HOST}:{bound}/[/] (sign in with an API token)", highlight=False)
         if generated:
             (token,) = tokens
             err.print(f"development token (identity {DEV_IDENTITY}, valid until this server stops):", highlight=False)

@@ -30,6 +30,7 @@ __all__ = [
     "STATE_MACHINE_HANDLERS",
     "WEBHOOK",
     "bundle_sources",
+    "session_agents",
 ]
 
 
@@ -103,7 +104,8 @@ CHAIN = HandlerSpec(
 RECORD_BACKSTOP = HandlerSpec(
     "record_backstop", "RecordBackstop", "stepgraph-record-backstop",
     "Writes the result record of an execution that failed, timed out or was stopped without one",
-    environment=(env.RESULTS_BUCKET_NAME, env.RESULTS_TOPIC_ARN, env.STATE_MACHINE_NAME_PREFIX), timeout_seconds=60,
+    environment=(env.RESULTS_BUCKET_NAME, env.RESULTS_TOPIC_ARN, env.STATE_MACHINE_NAME_PREFIX, env.SESSION_RUNTIMES),
+    timeout_seconds=60,
 )
 #: One per workflow with a webhook trigger (under the construct ``Webhook<Pascal name>``).
 WEBHOOK = HandlerSpec(
@@ -133,6 +135,27 @@ def __getattr__(name: str):
         globals().update(HANDLERS=by_folder, STATE_MACHINE_HANDLERS=by_key)
         return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def session_agents(workflows: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
+    """Workflow name → the agents whose sessions its executions use: its own and its subflows' (transitively).
+
+    ``workflows`` maps names to compiled workflows (anything with ``agent_ids`` and
+    ``child_workflows``). A nested execution shares its parent's session id, so the parent,
+    which ends last, stops the sessions of the whole tree (``lambdas/record_backstop``).
+    Workflows without agents are left out.
+    """
+    def agents_of(name: str, seen: frozenset[str]) -> set[str]:
+        compiled = workflows.get(name)
+        if compiled is None or name in seen:
+            return set()
+        found = set(getattr(compiled, "agent_ids", ()))
+        for child in getattr(compiled, "child_workflows", ()):
+            found |= agents_of(child, seen | {name})
+        return found
+
+    result = {name: tuple(sorted(agents_of(name, frozenset()))) for name in sorted(workflows)}
+    return {name: agents for name, agents in result.items() if agents}
 
 
 def bundle_sources(spec: HandlerSpec, project_root: Path) -> dict[str, Path]:

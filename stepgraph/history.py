@@ -35,16 +35,21 @@ class StepEvent:
     detail:
         Kind-specific data: ``output`` for ``step_complete``, ``error``/``cause`` for
         ``step_retry``, ``status`` for ``status``.
+    trace_id:
+        The execution's W3C trace id, the one its agents receive in ``traceparent``
+        (:func:`stepgraph_runtime.trace.traceparent_for_execution`; deployed, the X-Ray trace).
     """
 
     kind: str
     name: str
     timestamp: datetime
     detail: dict[str, Any] = field(default_factory=dict)
+    trace_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"event", "step", "timestamp", ...detail}``."""
-        return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **self.detail}
+        """JSON-ready form: ``{"event", "step", "timestamp", "trace_id", ...detail}``."""
+        trace = {"trace_id": self.trace_id} if self.trace_id else {}
+        return {"event": self.kind, "step": self.name, "timestamp": self.timestamp.isoformat(), **trace, **self.detail}
 
 
 def is_helper_state(name: str) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "region_of",
     "retry_only_unsent",
     "runtime_session_id",
+    "stop_session",
 ]
 
 #: The endpoint (``qualifier``) every AgentCore runtime has; its log group is named after it.
@@ -182,8 +183,8 @@ def client_error(exc: Any, label: str, arn: str, *, step_id: str | None = None) 
 
 def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, label: str,
                    qualifier: str = RUNTIME_ENDPOINT, timeout_seconds: float | None = None,
-                   deadline: float | None = None, step_id: str | None = None,
-                   on_text: Any = None) -> tuple[Any, str | None, int]:
+                   deadline: float | None = None, step_id: str | None = None, user_id: str | None = None,
+                   traceparent: str | None = None, on_text: Any = None) -> tuple[Any, str | None, int]:
     """Send one ``InvokeAgentRuntime`` request and decode the whole answer.
 
     Parameters
@@ -208,6 +209,11 @@ def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, la
         Called with each text chunk of a streamed answer as it arrives (:func:`decode_response`).
     step_id : str, optional
         Attached to the errors.
+    user_id : str, optional
+        Sent as ``runtimeUserId`` (header ``X-Amzn-Bedrock-AgentCore-Runtime-User-Id``, 1–1024
+        characters; the caller then needs ``bedrock-agentcore:InvokeAgentRuntimeForUser``).
+    traceparent : str, optional
+        Sent as ``traceParent`` (the W3C ``traceparent`` header: :mod:`stepgraph_runtime.trace`).
 
     Returns
     -------
@@ -240,8 +246,9 @@ def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, la
 
     within = f" within {timeout_seconds:g} s" if timeout_seconds is not None else " in time"
     try:
+        identity = {k: v for k, v in (("runtimeUserId", user_id), ("traceParent", traceparent)) if v}
         response = client.invoke_agent_runtime(agentRuntimeArn=arn, qualifier=qualifier, runtimeSessionId=session_id,
-                                               contentType="application/json", payload=payload)
+                                               contentType="application/json", payload=payload, **identity)
         content_type = response.get("contentType")
         stream = response["response"]
         try:
@@ -269,6 +276,23 @@ def invoke_runtime(client: Any, *, arn: str, session_id: str, payload: bytes, la
         raise AGENT_ERROR(f"agent {label!r} failed ({type(exc).__name__}): {exc}", agent_id=label, step_id=step_id,
                           aws_code=type(exc).__name__) from exc
     return output, content_type, read
+
+
+def stop_session(client: Any, *, arn: str, session_id: str, qualifier: str = RUNTIME_ENDPOINT) -> bool:
+    """Stop one runtime session (``StopRuntimeSession``); ``False`` when it was not running.
+
+    A session that is unknown or already ended answers ``ResourceNotFoundException``: there is
+    nothing to stop. Every other error is raised.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        client.stop_runtime_session(agentRuntimeArn=arn, runtimeSessionId=session_id, qualifier=qualifier)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code")  == "ResourceNotFoundException":
+            return False
+        raise
+    return True
 
 
 def encode_payload(payload: Any, *, label: str, step_id: str | None = None) -> bytes:

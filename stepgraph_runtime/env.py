@@ -13,6 +13,7 @@ __all__ = [
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+    "AWS_ENDPOINT_URL_SFN",
     "AWS_LAMBDA_RUNTIME_API",
     "AWS_REGION",
     "CHAIN_ROUTES",
@@ -22,6 +23,7 @@ __all__ = [
     "POWERTOOLS_SERVICE_NAME",
     "RESULTS_BUCKET_NAME",
     "RESULTS_TOPIC_ARN",
+    "SESSION_RUNTIMES",
     "STATE_MACHINE_ARN",
     "STATE_MACHINE_NAME_PREFIX",
     "WEBHOOK_SECRET_ARN",
@@ -51,6 +53,10 @@ WEBHOOK_SECRET_ARN = "WEBHOOK_SECRET_ARN"
 #: The DynamoDB table streamed text chunks go to (the HTTP API's live deltas); set by the API stack
 #: on ``lambdas/invoke_agent``, and by the local engine when the API serves.
 STREAM_DELTAS_TABLE = "STREAM_DELTAS_TABLE"
+#: JSON ``{"<workflow>": [["<runtime ARN>", "<qualifier>"], ...]}``: the AgentCore runtimes whose
+#: sessions ``lambdas/record_backstop`` stops when an execution of the workflow ends (its own and its
+#: subflows' agents).
+SESSION_RUNTIMES = "STEPGRAPH_SESSION_RUNTIMES"
 #: Names the logs, traces and metrics of a handler (set by ``PowertoolsFunction``).
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 
@@ -65,6 +71,8 @@ FETCH_JSON_ALLOWED_HOSTS = "STEPGRAPH_FETCH_JSON_ALLOWED_HOSTS"
 
 #: botocore's per-service endpoint override; the local engine points it at its AgentCore gateway.
 AWS_ENDPOINT_URL_BEDROCK_AGENTCORE = "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"
+#: botocore's Step Functions endpoint override; the local engine gives async agents its gateway's URL.
+AWS_ENDPOINT_URL_SFN = "AWS_ENDPOINT_URL_SFN"
 #: botocore's endpoint override for every service.
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 #: The Lambda's region (set by Lambda).

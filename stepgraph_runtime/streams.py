@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import AGENT_ERROR, TIMEOUT
 
-__all__ = ["READ_CHUNK_SIZE", "decode_response"]
+__all__ = ["READ_CHUNK_SIZE", "decode_response", "events_output"]
 
 #: Bytes asked for per read of the response body.
 READ_CHUNK_SIZE = 64 * 1024
@@ -115,6 +115,17 @@ def _event(raw: bytes, index: int) -> Any:
                 f"(cut short?): {exc}; {len(data)} characters"
             ) from exc
         return data
+
+
+def events_output(events: Iterable[Any]) -> dict[str, Any]:
+    """The output an event stream decodes to, from the events themselves (an async agent's generator).
+
+    ``{"response": <text chunks joined>, "events": [...]}``, the shape :func:`decode_response`
+    gives a ``text/event-stream`` body, so a streaming agent's output is the same in both modes.
+    """
+    collected = list(events)
+    texts = [t for t in (_text_chunk(e) for e in collected) if t is not None]
+    return {"response": "".join(texts), "events": collected}
 
 
 def decode_response(content_type: str | None, body: Any, *, deadline: float | None = None,

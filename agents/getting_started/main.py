@@ -39,6 +39,8 @@ import botocore.session
 from botocore.config import Config
 from bedrock_agentcore import BedrockAgentCoreApp
 
+from stepgraph_runtime.async_agent import async_step
+
 DEFAULT_WORKFLOW_DEFINITION_NAME = "getting-started-workflow"
 MODEL_ID = "nova-act-latest"
 API_KEY_ENV = "NOVA_ACT_API_KEY"
@@ -365,8 +367,13 @@ def main(payload: Any) -> dict[str, Any]:
 
 
 @app.entrypoint
+@async_step(app)
 def invoke(payload: Any) -> dict[str, Any]:
     """AgentCore entrypoint: run ``main(payload)``; ``/ping`` reports HealthyBusy meanwhile.
+
+    In an async step (``"mode": "async"``) the request is answered at once and the browser work
+    ends the step with ``SendTaskSuccess``/``SendTaskFailure`` (:mod:`stepgraph_runtime.async_agent`);
+    a missing SDK or credentials then fail it ``AGENT_ERROR`` with the same message.
 
     Runs in BedrockAgentCoreApp's thread pool (a sync handler), where Playwright's sync API may run.
 

@@ -12,6 +12,8 @@ from typing import Any, Iterator
 
 from bedrock_agentcore import BedrockAgentCoreApp
 
+from stepgraph_runtime.async_agent import async_step
+
 DATA_PATH = Path(__file__).resolve().parent / "data" / "orders.json"
 
 ORDER_STATUS = "order_status"
@@ -439,8 +441,14 @@ def stream_answer(result: dict[str, Any], words_per_chunk: int = 6) -> Iterator[
 
 
 @app.entrypoint
+@async_step(app)
 def invoke(payload: Any, context: Any = None) -> dict[str, Any] | Iterator[dict[str, Any]]:
     """AgentCore entrypoint: answer the customer's current message.
+
+    An async step (``"mode": "async"``; the payload carries ``stepgraph.task_token``) is
+    answered at once and worked on as an AgentCore async task by
+    :func:`stepgraph_runtime.async_agent.async_step`, which sends the result with
+    ``SendTaskSuccess``; any other request is answered as before.
 
     Parameters
     ----------

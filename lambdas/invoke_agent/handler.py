@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 
-from stepgraph_runtime import agentcore, deltas, env, offload
+from stepgraph_runtime import agentcore, async_agent, deltas, env, offload, trace
 from stepgraph_runtime.agentcore import decode_response, runtime_session_id
 from stepgraph_runtime.errors import AGENT_ERROR, RATE_LIMIT, TIMEOUT, VALIDATION_ERROR, StepError
 
@@ -75,6 +75,10 @@ def _validated(event: Any) -> dict[str, Any]:
     timeout = event.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         issues.append(f"'timeout_seconds' must be a positive number, got {timeout!r}")
+    issues += _async_issues(event)
+    user_id = event.get("user_id")
+    if user_id is not None and not (isinstance(user_id, str) and 1 <= len(user_id) <= 1024):
+        issues.append(f"'user_id' must be a string of 1 to 1024 characters (runtimeUserId), got {user_id!r}")
     if issues:
         raise VALIDATION_ERROR(
             f"invalid invoke_agent event ({len(issues)} problem{'s' if len(issues) > 1 else ''}): "
@@ -83,6 +87,28 @@ def _validated(event: Any) -> dict[str, Any]:
             step_id=event.get("step_id"),
         )
     return event
+
+
+def _async_issues(event: dict[str, Any]) -> list[str]:
+    """Problems of the async fields (``mode``, ``task_token``, ``heartbeat_seconds``)."""
+    mode = event.get("mode", "sync")
+    if mode not in ("sync", "async"):
+        return [f"'mode' must be 'sync' or 'async', got {mode!r}"]
+    if mode != "async":
+        return []
+    issues = []
+    if not isinstance(event.get("task_token"), str) or not event.get("task_token"):
+        issues.append("an async step needs 'task_token' (the Step Functions task token)")
+    heartbeat = event.get("heartbeat_seconds")
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat <= 0:
+        issues.append(f"'heartbeat_seconds' must be a positive whole number, got {heartbeat!r}")
+    return issues
+
+
+def _identity(event: dict[str, Any]) -> dict[str, Any]:
+    """``runtimeUserId`` (the execution's ``user_id``) and ``traceParent`` of the request (:mod:`stepgraph_runtime.trace`)."""
+    return {"user_id": event.get("user_id") or None,
+            "traceparent": trace.execution_traceparent(event.get("execution_arn"))}
 
 
 def invoke_agent(event: dict[str, Any], *, remaining_time_ms: int | None = None) -> Any:
@@ -96,7 +122,11 @@ def invoke_agent(event: dict[str, Any], *, remaining_time_ms: int | None = None)
     event : dict
         ``{"agent_id", "agent_runtime_arn", "session_id", "payload"}`` (required) and
         ``"qualifier"`` (default ``"DEFAULT"``), ``"timeout_seconds"`` (default 300),
-        ``"step_id"``, ``"execution_name"`` (optional, logged).
+        ``"step_id"``, ``"execution_name"`` (optional, logged), ``"user_id"`` (sent as
+        ``runtimeUserId``), ``"execution_arn"`` (the ``traceParent`` when there is no X-Ray
+        header), and for async steps ``"mode": "async"``, ``"task_token"``,
+        ``"heartbeat_seconds"``: the token travels in the payload's ``stepgraph`` field and the
+        agent's immediate answer must accept it.
     remaining_time_ms : int, optional
         The Lambda's remaining time; the deadline is cut to it minus
         ``LAMBDA_SAFETY_MARGIN_SECONDS`` so ``TIMEOUT`` is raised before the sandbox is killed.
@@ -104,7 +134,8 @@ def invoke_agent(event: dict[str, Any], *, remaining_time_ms: int | None = None)
     Returns
     -------
     Any
-        The decoded output (see ``decode_response``).
+        The decoded output (see ``decode_response``); for an async step, the agent's acceptance
+        (``{"accepted": true, "task_id"}``).
 
     Raises
     ------
@@ -133,7 +164,14 @@ def invoke_agent(event: dict[str, Any], *, remaining_time_ms: int | None = None)
     if remaining_time_ms is not None:
         budget = max(1.0, min(budget, remaining_time_ms / 1000.0 - LAMBDA_SAFETY_MARGIN_SECONDS))
     started = time.monotonic()
-    body = agentcore.encode_payload(event["payload"], label=agent_id, step_id=step_id)
+    is_async = event.get("mode") == "async"
+    payload = event["payload"]
+    if is_async:  # the agent gets the token and answers at once (stepgraph_runtime.async_agent)
+        payload = async_agent.with_envelope(payload, task_token=event["task_token"],
+                                            heartbeat_seconds=event["heartbeat_seconds"],
+                                            workflow_name=event.get("workflow_name"),
+                                            execution_name=event.get("execution_name"), step_id=step_id)
+    body = agentcore.encode_payload(payload, label=agent_id, step_id=step_id)
     keys = {"agent_id": agent_id, "step_id": step_id, "runtime_session_id": session,
             "execution_name": event.get("execution_name")}
     qualifier = event.get("qualifier") or agentcore.RUNTIME_ENDPOINT
@@ -147,7 +185,9 @@ def invoke_agent(event: dict[str, Any], *, remaining_time_ms: int | None = None)
         output, content_type, read = agentcore.invoke_runtime(
             client, arn=arn, session_id=session, payload=body, label=agent_id, qualifier=qualifier,
             timeout_seconds=budget, deadline=started + budget, step_id=step_id,
-            on_text=publisher.publish if publisher else None)
+            on_text=publisher.publish if publisher else None, **_identity(event))
+        if is_async:
+            output = async_agent.check_acceptance(output, agent_id=agent_id, step_id=step_id)
     except StepError as exc:
         logger.warning("agent invocation failed", extra={**keys, "error_code": exc.code, "aws_code": exc.aws_code})
         raise
@@ -180,4 +220,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
         event = {**event, "payload": offload.resolve(event["payload"], workflow=workflow, execution=execution,
                                                      step=event.get("step_id"))}
     output = invoke_agent(event, remaining_time_ms=_remaining_ms(context))
+    if event.get("mode") == "async":
+        return output  # the acceptance; the step's output arrives with SendTaskSuccess
     return offload.offload(output, workflow=workflow, execution=execution, step=str(event.get("step_id") or "agent"))

@@ -8,12 +8,21 @@ Execution Status Change" sends those statuses here; when the record is missing, 
 (same key, same body shape) and announces it on the results topic, so *every* execution ends
 with exactly one result record.
 
+The same event also ends the execution's AgentCore sessions (SPEC §6): for every ending,
+``SUCCEEDED`` included, each runtime the workflow (or one of its subflows) uses gets
+``StopRuntimeSession`` for the execution's session id (the deterministic rule of
+:func:`stepgraph_runtime.sessions.execution_runtime_session_id`), so no session stays billed until
+its idle timeout. A nested execution (its input carries ``parent.executionArn``) leaves them to
+its parent, which shares the session.
+
 Environment
 -----------
 RESULTS_BUCKET_NAME, RESULTS_TOPIC_ARN:
     Where records go.
 STATE_MACHINE_NAME_PREFIX:
     ``<prefix>-``: a state machine named ``<prefix>-<workflow>`` runs workflow ``<workflow>``.
+STEPGRAPH_SESSION_RUNTIMES:
+    ``{"<workflow>": [["<runtime ARN>", "<qualifier>"], ...]}`` (optional).
 """
 
 from __future__ import annotations
@@ -27,10 +36,14 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from botocore.exceptions import ClientError
 
-from stepgraph_runtime import env
+from stepgraph_runtime import agentcore, env
 from stepgraph_runtime.records import STATUS_FAILED, build_result_record, execution_error, result_key
+from stepgraph_runtime.sessions import execution_runtime_session_id
 
-__all__ = ("record_for", "backstop", "lambda_handler")
+__all__ = ("record_for", "backstop", "stop_sessions", "lambda_handler")
+
+#: Every ending of an execution (the rule also sends ``SUCCEEDED`` when a workflow uses agents).
+_ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 logger = Logger(service=env.service_name())
 tracer = Tracer(service=env.service_name())
@@ -101,13 +114,56 @@ def record_for(detail: dict[str, Any], workflow_name: str) -> dict[str, Any]:
     )
 
 
+def _workflow_of(detail: dict[str, Any]) -> str:
+    prefix = os.environ.get(env.STATE_MACHINE_NAME_PREFIX, "")
+    machine = detail["stateMachineArn"].rsplit(":", 1)[-1]
+    return machine[len(prefix):] if prefix and machine.startswith(prefix) else machine
+
+
+def _execution_input(detail: dict[str, Any]) -> Any:
+    """The execution input: from the event, or ``DescribeExecution`` when the event left it out (too large)."""
+    raw = detail.get("input")
+    if raw is None and (detail.get("inputDetails") or {}).get("included") is False:
+        raw = _client("stepfunctions").describe_execution(executionArn=detail["executionArn"]).get("input")
+    try:
+        return json.loads(raw) if isinstance(raw, str) else (raw or {})
+    except ValueError:
+        return {}
+
+
+def stop_sessions(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    """Stop the AgentCore sessions of an execution that ended; return ``(runtime ARN, session id)`` stopped.
+
+    Nothing for an execution still running, for a workflow without agents, or for a nested
+    execution (input ``parent.executionArn``: its parent stops the shared session when it ends).
+    A session that already ended is skipped; any other error is raised (the rule retries).
+    """
+    if detail.get("status") not in _ENDED:
+        return []
+    runtimes = json.loads(os.environ.get(env.SESSION_RUNTIMES) or "{}").get(_workflow_of(detail), [])
+    if not runtimes:
+        return []
+    execution_input = _execution_input(detail)
+    parent = execution_input.get("parent") if isinstance(execution_input, dict) else None
+    if isinstance(parent, dict) and parent.get("executionArn"):
+        return []
+    name = detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1]
+    session = execution_runtime_session_id(execution_input, name)
+    stopped = []
+    for arn, qualifier in runtimes:
+        client = agentcore.get_client(agentcore.region_of(arn), 30)
+        if agentcore.stop_session(client, arn=arn, session_id=session, qualifier=qualifier):
+            stopped.append((arn, session))
+    logger.info("runtime sessions stopped", extra={"execution_arn": detail["executionArn"], "session": session,
+                                                   "stopped": len(stopped), "runtimes": len(runtimes)})
+    return stopped
+
+
 def backstop(detail: dict[str, Any]) -> dict[str, Any] | None:
     """Write and announce the record when it is missing; return it, or ``None`` when it existed."""
     if detail.get("status") not in ("FAILED", "TIMED_OUT", "ABORTED"):
         return None
-    prefix = os.environ.get(env.STATE_MACHINE_NAME_PREFIX, "")
-    machine = detail["stateMachineArn"].rsplit(":", 1)[-1]
-    workflow = machine[len(prefix):] if prefix and machine.startswith(prefix) else machine
+    workflow = _workflow_of(detail)
     bucket = os.environ[env.RESULTS_BUCKET_NAME]
     name = detail.get("name") or detail["executionArn"].rsplit(":", 1)[-1]
     key = result_key(workflow, name)
@@ -133,6 +189,8 @@ def backstop(detail: dict[str, Any]) -> dict[str, Any] | None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """EventBridge entry point ("Step Functions Execution Status Change")."""
-    record = backstop(event.get("detail") or {})
-    return {"written": record is not None}
+    """EventBridge entry point ("Step Functions Execution Status Change"): the record, then the sessions."""
+    detail = event.get("detail") or {}
+    record = backstop(detail)
+    stopped = stop_sessions(detail)
+    return {"written": record is not None, "sessions_stopped": len(stopped)}

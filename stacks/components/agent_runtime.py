@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import aws_cdk as cdk
 import cdk_ecr_deployment as ecr_deployment
@@ -182,7 +184,7 @@ class AgentRuntime(Construct):
         self.image = ecr_assets.DockerImageAsset(
             self,
             "Image",
-            directory=str(spec.path),
+            directory=str(self._build_context(spec)),
             platform=ecr_assets.Platform.LINUX_ARM64,
             exclude=_BUILD_EXCLUDES,
         )
@@ -214,6 +216,8 @@ class AgentRuntime(Construct):
                 idle_runtime_session_timeout=cdk.Duration.seconds(spec.idle_timeout_seconds),
                 max_lifetime=cdk.Duration.seconds(spec.max_lifetime_seconds),
             ),
+            # X-Ray traces of the runtime, joined to the invoker's by the traceParent it sends
+            tracing_enabled=True,
         )
         # The tag must exist in the repository before AgentCore pulls it.
         self.runtime.node.add_dependency(self.deployment)
@@ -233,6 +237,24 @@ class AgentRuntime(Construct):
             removal_policy=removal_policy,
         )
         self._suppress_nag_findings()
+
+    def _build_context(self, spec: AgentSpec) -> Path:
+        """The Docker build context: the agent folder plus ``stepgraph_runtime/`` (async steps' helper).
+
+        Staged under the app's output folder (``<outdir>/agent-build/<agent id>/``), so an
+        agent's ``main.py`` imports ``stepgraph_runtime.async_agent`` in its image as it does
+        locally; the image asset fingerprints the staged folder.
+        """
+        import stepgraph_runtime
+
+        staged = Path(cdk.Stage.of(self).outdir) / "agent-build" / spec.agent_id
+        if staged.exists():
+            shutil.rmtree(staged)
+        ignore = shutil.ignore_patterns(*_BUILD_EXCLUDES)
+        shutil.copytree(spec.path, staged, ignore=ignore)
+        shutil.copytree(Path(stepgraph_runtime.__file__).resolve().parent, staged / "stepgraph_runtime", ignore=ignore,
+                        dirs_exist_ok=True)
+        return staged
 
     def add_environment(self, name: str, value: str) -> None:
         """Set one more environment variable of the runtime (plain settings and ARNs, never secrets).

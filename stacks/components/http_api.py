@@ -29,6 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stepgraph.api.console import CONSOLE_AUTH_ENV
 from stepgraph.approvals import PUBLIC_ATTRIBUTES
 from stepgraph_runtime.deltas import TABLE_ENV
 
@@ -94,6 +95,9 @@ class HttpApi(Construct):
         The API function and the approvals decider.
     user_pool, user_pool_client:
         Who may call the API (self sign-up closed: an administrator creates approvers).
+    user_pool_domain, console_client, console_url:
+        The web console's sign-in: the hosted UI's domain, its public app client (code flow with
+        PKCE, callback the console's URL), and that URL (the stage, ``…/v1/``).
     deltas_table, access_logs:
         The stream chunks table and the stage's access log group.
     """
@@ -136,7 +140,10 @@ class HttpApi(Construct):
         import stepgraph
 
         # the core package this app was built with, and the project's workflow documents
-        code = _code(ASSET, {"stepgraph": Path(stepgraph.__file__).resolve().parent, "workflows": project_root / "workflows"})
+        extras = {"stepgraph": Path(stepgraph.__file__).resolve().parent, "workflows": project_root / "workflows"}
+        if (project_root / "examples").is_dir():  # example inputs prefill the console's Run editor
+            extras["examples"] = project_root / "examples"
+        code = _code(ASSET, extras)
         self.function, function_role = self._function(
             "Function", code=code, handler="run.sh", description="stepgraph execution HTTP API (FastAPI on the Lambda Web Adapter)",
             timeout=cdk.Duration.minutes(15), memory_size=1024, log_retention=log_retention, removal_policy=removal_policy,
@@ -232,6 +239,32 @@ class HttpApi(Construct):
         proxy = self.api.root.add_resource("api").add_resource("{proxy+}")
         proxy.add_method("ANY", integration, authorizer=authorizer, authorization_type=apigateway.AuthorizationType.COGNITO,
                          request_validator=validator)
+        # The web console (stepgraph/api/static): its page, files and sign-in settings are public,
+        # like any sign-in page; everything it reads goes through the Cognito-protected /api routes.
+        console_methods = [self.api.root.add_method("GET", integration),
+                           self.api.root.add_resource("config.json").add_method("GET", integration),
+                           self.api.root.add_resource("console").add_resource("{proxy+}").add_method("GET", integration)]
+        for method in console_methods:
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(method, rule, "The web console's static page, its JavaScript/CSS and config.json (the "
+                            "public Cognito domain and app client id) are served without authorization so a browser "
+                            "can load the sign-in; no data is served here: every /api route has the Cognito authorizer.")
+        # The console signs in through the hosted UI (authorization code flow with PKCE, no
+        # client secret); its callback is the stage URL, built from the API id alone so the
+        # function's environment can name the client without a dependency cycle.
+        console_url = f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/v1/"
+        self.user_pool_domain = self.user_pool.add_domain("ConsoleDomain", cognito_domain=cognito.CognitoDomainOptions(
+            domain_prefix=f"{name_prefix}-console-{stack.account}"))
+        self.console_client = self.user_pool.add_client(
+            "Console", generate_secret=False, prevent_user_existence_errors=True,
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            o_auth=cognito.OAuthSettings(flows=cognito.OAuthFlows(authorization_code_grant=True),
+                                         scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                                         callback_urls=[console_url], logout_urls=[console_url]),
+            id_token_validity=cdk.Duration.hours(1), access_token_validity=cdk.Duration.hours(1))
+        self.function.add_environment(CONSOLE_AUTH_ENV, stack.to_json_string({
+            "domain_url": self.user_pool_domain.base_url(), "client_id": self.console_client.user_pool_client_id}))
+        self.console_url = console_url
         acknowledge(self.api, "AwsSolutions-APIG2",
                     "Bodies are validated by the application's pydantic models (every problem listed in one 400); "
                     "a proxy method has no API Gateway model to check them against.")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -23,10 +24,12 @@ from .dead_letter_queue import DeadLetterQueue
 from .encrypted_topic import grant_publish
 from .nag import acknowledge_matching
 
-__all__ = ["RecordBackstop", "BACKSTOP_STATUSES", "execution_arns"]
+__all__ = ["RecordBackstop", "BACKSTOP_STATUSES", "SESSION_STATUSES", "execution_arns"]
 
 #: Endings the compiled recording tail may miss (SPEC §5; ``lambdas/record_backstop``).
 BACKSTOP_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+#: Every ending: the rule hears them all when some workflow uses agents, whose sessions are stopped (SPEC §6).
+SESSION_STATUSES = ("SUCCEEDED",) + BACKSTOP_STATUSES
 
 #: Where result records live in the results bucket.
 _RESULTS_PREFIX = "results/"
@@ -65,7 +68,11 @@ class RecordBackstop(Construct):
       404, and the function could never tell "missing" from "denied";
     - ``sns:Publish`` on the results topic (and use its KMS key);
     - ``states:GetExecutionHistory`` on the executions of the listed state machines (to name
-      the step that was running).
+      the step that was running);
+    - with ``session_runtimes``: ``bedrock-agentcore:StopRuntimeSession`` on exactly those
+      runtimes (ARN and ``ARN/*``, the endpoints) and ``states:DescribeExecution`` on the
+      executions (for an input the event left out). The rule then also hears ``SUCCEEDED``:
+      every ending stops the execution's sessions, with no state added to the state machine.
 
     Parameters
     ----------
@@ -88,6 +95,9 @@ class RecordBackstop(Construct):
         The rule target's retries. Default ``8``.
     max_event_age:
         How long the rule target keeps retrying an event. Default 6 hours.
+    session_runtimes:
+        Workflow name → the runtimes whose sessions its executions use
+        (``stepgraph.handlers.session_agents``). Default: none.
 
     Attributes
     ----------
@@ -113,6 +123,7 @@ class RecordBackstop(Construct):
         results_topic_key: kms.IKey | None = None,
         retry_attempts: int = 8,
         max_event_age: cdk.Duration = cdk.Duration.hours(6),
+        session_runtimes: Mapping[str, Sequence[agentcore.IBedrockAgentRuntime]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = function
@@ -136,6 +147,8 @@ class RecordBackstop(Construct):
             )
         )
         grant_publish(function, results_topic, results_topic_key)
+        session_runtimes = {name: list(runtimes) for name, runtimes in (session_runtimes or {}).items() if runtimes}
+        self._stop_sessions(function, state_machines, session_runtimes)
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadExecutionHistories",
@@ -167,7 +180,7 @@ class RecordBackstop(Construct):
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
                 detail={
-                    "status": list(BACKSTOP_STATUSES),
+                    "status": list(SESSION_STATUSES if session_runtimes else BACKSTOP_STATUSES),
                     "stateMachineArn": [machine.state_machine_arn for _, machine in sorted(state_machines.items())],
                 },
             ),
@@ -179,4 +192,38 @@ class RecordBackstop(Construct):
                 retry_attempts=retry_attempts,
                 max_event_age=max_event_age,
             )
+        )
+
+    def _stop_sessions(self, function: lambda_.Function, state_machines: Mapping[str, sfn.IStateMachine],
+                       session_runtimes: Mapping[str, Sequence[agentcore.IBedrockAgentRuntime]]) -> None:
+        """Tell the function whose sessions to stop, and let it stop exactly those (``STEPGRAPH_SESSION_RUNTIMES``)."""
+        from stepgraph_runtime.agentcore import RUNTIME_ENDPOINT
+
+        stack = cdk.Stack.of(self)
+        setting = {name: [[runtime.agent_runtime_arn, RUNTIME_ENDPOINT] for runtime in runtimes]
+                   for name, runtimes in sorted(session_runtimes.items())}
+        function.add_environment(env.SESSION_RUNTIMES, stack.to_json_string(setting))
+        if not session_runtimes:
+            return
+        arns = {runtime.node.path: runtime.agent_runtime_arn for runtimes in session_runtimes.values() for runtime in runtimes}
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StopSessionsOfEndedExecutions",
+                actions=["bedrock-agentcore:StopRuntimeSession"],
+                resources=[r for _, arn in sorted(arns.items()) for r in (arn, f"{arn}/*")],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadInputsLeftOutOfEvents",
+                actions=["states:DescribeExecution"],
+                resources=[execution_arns(self, name) for name in sorted(state_machines)],
+            )
+        )
+        acknowledge_matching(
+            function.role,
+            "AwsSolutions-IAM5",
+            "StopRuntimeSession is authorized on the runtime ARN and its endpoints (<runtime ARN>/*, "
+            "such as DEFAULT); only the runtimes the workflows use are granted.",
+            pattern=r"Resource::.*AgentRuntimeArn.*/\*",
         )

@@ -12,7 +12,7 @@ import heapq
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Mapping, Optional
 
 import anyio
 from fastapi import Depends, FastAPI, Query, Request, Response
@@ -23,7 +23,9 @@ from .. import approvals as approval_errors
 from ..exceptions import WorkflowValidationError
 from ..identity import VerifiedIdentity
 from .auth import Authenticator
-from .backend import Backend, CatalogEntry, WorkflowExistsError, validate_document
+from ..render_svg import to_svg
+from .backend import Backend, CatalogEntry, WorkflowExistsError, example_input, validate_document
+from .console import install_console
 from .errors import ApiError, error_response, install_error_handlers
 from .models import (
     STATUSES,
@@ -36,6 +38,7 @@ from .models import (
     ExecutionList,
     ExecutionSummary,
     ExecutionView,
+    IdentityView,
     WorkflowDocument,
     WorkflowList,
     WorkflowSummary,
@@ -128,7 +131,7 @@ def _now() -> str:
 
 
 def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
-               title: str = "stepgraph execution API") -> FastAPI:
+               title: str = "stepgraph execution API", console_auth: Optional[Mapping[str, Any]] = None) -> FastAPI:
     """Build the API application.
 
     Parameters
@@ -142,6 +145,9 @@ def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seco
         Seconds between ``heartbeat`` events of a stream. Default 30 (SPEC §9).
     title:
         The OpenAPI document's title.
+    console_auth:
+        How the web console at ``/`` signs in (:mod:`stepgraph.api.console`): default a pasted
+        token (``stepgraph serve``); deployed, the Cognito hosted UI's settings.
 
     Returns
     -------
@@ -153,6 +159,7 @@ def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seco
         "(SPEC §9). Every /api route needs a bearer token; errors are {code, message, details}."),
         dependencies=[], responses=_ERRORS)
     install_error_handlers(app)
+    install_console(app, console_auth)
     app.add_middleware(_GuardMiddleware, authenticator=authenticator)
     sfn = backend.stepfunctions
     catalog = backend.catalog
@@ -224,6 +231,10 @@ def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seco
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/api/me", response_model=IdentityView, tags=["identity"], summary="The caller's verified identity")
+    def me(identity: VerifiedIdentity = Depends(_identity)) -> dict[str, Any]:
+        return {"subject": identity.subject, "method": identity.method}
+
     @app.get("/api/workflows", response_model=WorkflowList, tags=["workflows"], summary="List the workflows")
     def list_workflows(_: VerifiedIdentity = Depends(_identity)) -> dict[str, Any]:
         entries = [catalog.get(name) for name in catalog.names()]
@@ -256,7 +267,17 @@ def create_app(backend: Backend, authenticator: Authenticator, *, heartbeat_seco
     @app.get("/api/workflows/{workflow_id}", response_model=WorkflowView, tags=["workflows"], summary="One workflow")
     def get_workflow(workflow_id: str, _: VerifiedIdentity = Depends(_identity)) -> dict[str, Any]:
         entry = entry_or_404(workflow_id)
-        return {**summary(entry), "document": entry.document, "definition": entry.compiled.definition}
+        return {**summary(entry), "document": entry.document, "definition": entry.compiled.definition,
+                "example_input": example_input(backend.examples_root, workflow_id)}
+
+    @app.get("/api/workflows/{workflow_id}/graph.svg", tags=["workflows"], response_class=Response,
+             summary="The workflow's graph as SVG (laid out in Python: no Graphviz needed)",
+             responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                              "description": "One <g class=\"node\" data-step-id=\"<step id>\"> per step"}})
+    def workflow_graph(workflow_id: str, _: VerifiedIdentity = Depends(_identity)) -> Response:
+        entry = entry_or_404(workflow_id)
+        return Response(to_svg(entry.workflow), media_type="image/svg+xml",
+                        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
     @app.post("/api/workflows/{workflow_id}/execute", response_model=ExecuteResponse, status_code=202, tags=["executions"],
               summary="Start an execution with the seed's execute body as its input")

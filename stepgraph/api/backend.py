@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol
 
@@ -152,6 +153,10 @@ class Backend:
         fails the task tokens moto would leave waiting.
     poll_seconds:
         How often an open stream looks at the history (local 0.1 s, deployed 1 s).
+    execution_prefix:
+        The start of execution names the API gives.
+    examples_root:
+        The folder whose ``examples/<workflow>.input.json`` are the workflows' example inputs.
     """
 
     stepfunctions: Any
@@ -161,6 +166,22 @@ class Backend:
     stop_execution: Callable[[str, str], None]
     poll_seconds: float = 1.0
     execution_prefix: str = "api"
+    examples_root: Path | None = None
+
+
+def example_input(root: Path | None, workflow_name: str) -> dict[str, Any] | None:
+    """The example input of a workflow, ``<root>/examples/<name>.input.json``, or ``None``.
+
+    The console prefills its input editor with it. A file that is not a JSON object is ignored.
+    """
+    if root is None or "/" in workflow_name or workflow_name.startswith("."):
+        return None
+    path = Path(root) / "examples" / f"{workflow_name}.input.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 # --------------------------------------------------------------------------- local
@@ -229,6 +250,7 @@ def local_backend(engine: Any, *, poll_seconds: float = 0.1) -> Backend:
         deltas=_TableDeltas(dynamodb, table),
         stop_execution=engine.cancel,
         poll_seconds=poll_seconds,
+        examples_root=Path(engine.project.root),
     )
 
 
@@ -265,8 +287,6 @@ class _DeployedCatalog:
         if name not in self.machines:
             return None
         if name not in self._cache:
-            from pathlib import Path
-
             from ..project import WORKFLOW_SUFFIXES
 
             folder = Path(self.root) / "workflows"
@@ -354,4 +374,5 @@ def aws_backend(environ: Mapping[str, str] | None = None) -> Backend:
 
         sfn.stop_execution(executionArn=execution_arn, error=CANCEL_ERROR, cause=cause[:256])
 
-    return Backend(stepfunctions=sfn, catalog=catalog, approvals=approvals, deltas=deltas, stop_execution=stop, poll_seconds=1.0)
+    return Backend(stepfunctions=sfn, catalog=catalog, approvals=approvals, deltas=deltas, stop_execution=stop, poll_seconds=1.0,
+                   examples_root=Path(env.get(ENV["project_root"], ".")))

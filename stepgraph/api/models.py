@@ -89,6 +89,8 @@ class WorkflowView(WorkflowSummary):
 
     document: dict[str, Any]
     definition: dict[str, Any] = Field(description="The compiled state machine (Amazon States Language)")
+    example_input: Optional[dict[str, Any]] = Field(
+        None, description="examples/<workflow>.input.json of the project, when there is one (the console prefills its editor with it)")
 
 
 class WorkflowList(BaseModel):
@@ -199,6 +201,13 @@ class ApprovalView(BaseModel):
     approver: Optional[str] = None
     approver_verified_by: Optional[str] = None
     decided_at: Optional[str] = None
+
+
+class IdentityView(BaseModel):
+    """``GET /api/me``: who the API verified the caller to be."""
+
+    subject: str = Field(description="The identity approvals compare with their approvers (an e-mail address or user name)")
+    method: str = Field(description="How it was verified: token (stepgraph serve) or cognito")
 
 
 class ApprovalList(BaseModel):

@@ -53,6 +53,7 @@ __all__ = [
     "initial_input",
     "initial_trigger",
     "session_id",
+    "user_id",
     "is_step_state",
     "helper_state_name",
     "StateExit",
@@ -240,6 +241,15 @@ def session_id(reader: Reader | None = None) -> str:
     from stepgraph_runtime.records import session_id_jsonata
 
     return session_id_jsonata((reader or Reader()).input(), "$states.context.Execution.Name")
+
+
+def user_id(reader: Reader | None = None) -> str:
+    """JSONata for the execution's ``input.user_id`` when it is a non-empty string, else ``null``.
+
+    Sent to AgentCore as ``runtimeUserId`` (SPEC §6).
+    """
+    value = f"{(reader or Reader()).input()}.user_id"
+    return f"($u := {value}; $type($u) = 'string' and $length($u) > 0 ? $u : null)"
 
 
 def helper_state_name(step_id: str, suffix: str) -> str:

@@ -277,10 +277,13 @@ class ScopeCompiler:
     # ---------------------------------------------------------------- tasks
 
     def retry(self, step: Step, lambda_task: bool, retryable: tuple[str, ...] = RETRYABLE_BY_DEFAULT,
-              default: tuple[str, ...] = (ErrorCode.RATE_LIMIT.value,)) -> list[dict[str, Any]]:
+              default: tuple[str, ...] = (ErrorCode.RATE_LIMIT.value,),
+              timeouts: tuple[str, ...] = ("States.Timeout",)) -> list[dict[str, Any]]:
         """``Retry`` for a step: Lambda's transient errors, then the step's policy over ``retryable``.
 
         Without a ``retry`` block, the ``default`` codes get 3 attempts (2 s, then 4 s).
+        ``timeouts`` are the Step Functions errors retried as ``TIMEOUT`` (a callback task adds
+        ``States.HeartbeatTimeout``).
         """
         retriers: list[dict[str, Any]] = []
         if lambda_task:
@@ -289,7 +292,7 @@ class ScopeCompiler:
         if policy is not None:
             if policy.max_attempts > 1:
                 # a Task's own time-out (States.Timeout) is a TIMEOUT too, and retried as one
-                errors = list(retryable) + (["States.Timeout"] if ErrorCode.TIMEOUT.value in retryable else [])
+                errors = list(retryable) + (list(timeouts) if ErrorCode.TIMEOUT.value in retryable else [])
                 retriers.append({
                     "ErrorEquals": errors,
                     "IntervalSeconds": max(1, math.ceil(policy.backoff_seconds)),
@@ -326,21 +329,38 @@ class ScopeCompiler:
             "execution_name": doc.jsonata_string("$states.context.Execution.Name"),
         }
 
+    @staticmethod
+    def task_token() -> str:
+        """ASL value of the running task's token (``$states.context.Task.Token``; callback tasks only)."""
+        return doc.jsonata_string("$states.context.Task.Token")
+
     def lambda_task(self, step: Step, scope: Scope, function_key: str, payload: dict[str, Any], *,
                     default_code: str, timeout: int | None, retryable: tuple[str, ...] = RETRYABLE_BY_DEFAULT,
                     default_retry: tuple[str, ...] = (ErrorCode.RATE_LIMIT.value,),
-                    result: str = "$states.result.Payload") -> dict[str, Any]:
-        """A ``lambda:invoke`` Task calling the function behind ``function_key`` with ``payload``."""
+                    result: str | None = None, callback: bool = False, heartbeat: int | None = None) -> dict[str, Any]:
+        """A ``lambda:invoke`` Task calling the function behind ``function_key`` with ``payload``.
+
+        With ``callback`` it is ``lambda:invoke.waitForTaskToken``: the Task ends when someone
+        sends its token's result (the output is that result), fails at once when the Lambda
+        itself fails, and with ``heartbeat`` fails with ``States.HeartbeatTimeout`` when no
+        heartbeat came for that many seconds. ``result`` defaults to the Lambda's ``Payload``
+        (``$states.result`` for a callback).
+        """
         # the step's own code travels with the call: an ending no Catch sees (States.DataLimitExceeded)
         # is recorded by the backstop with it, read back from the TaskScheduled history event
         state: dict[str, Any] = {
             "Type": StateType.TASK.value,
-            "Resource": "arn:aws:states:::lambda:invoke",
+            "Resource": "arn:aws:states:::lambda:invoke" + (".waitForTaskToken" if callback else ""),
             "Arguments": {"FunctionName": placeholder(function_key), "Payload": {**payload, "error_code": default_code}},
         }
         if timeout is not None:
             state["TimeoutSeconds"] = timeout
-        state["Retry"] = self.retry(step, lambda_task=True, retryable=retryable, default=default_retry)
+        if heartbeat is not None:
+            state["HeartbeatSeconds"] = heartbeat
+        if result is None:
+            result = "$states.result" if callback else "$states.result.Payload"
+        timeouts = ("States.Timeout", "States.HeartbeatTimeout") if callback else ("States.Timeout",)
+        state["Retry"] = self.retry(step, lambda_task=True, retryable=retryable, default=default_retry, timeouts=timeouts)
         state["Catch"] = self.catch(step, scope, default_code)
         nxt = step.next_steps[0] if step.next_steps else None
         return self.finish(state, step, scope, nxt, result)

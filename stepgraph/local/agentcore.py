@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
+from stepgraph_runtime import env as env_names
+
 from ..agents import AgentSpec
 from ..exceptions import StepgraphError
 from . import sockets
@@ -30,6 +32,14 @@ from . import sockets
 __all__ = ["AgentProcess", "AgentCoreGateway", "local_runtime_arn", "AgentStartError"]
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+USER_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
+#: The Step Functions actions an async agent calls (JSON protocol 1.0, ``X-Amz-Target: AWSStepFunctions.<action>``),
+#: by action → the boto3 method and its parameters.
+CALLBACK_ACTIONS = {
+    "SendTaskSuccess": ("send_task_success", ("taskToken", "output")),
+    "SendTaskFailure": ("send_task_failure", ("taskToken", "error", "cause")),
+    "SendTaskHeartbeat": ("send_task_heartbeat", ("taskToken",)),
+}
 #: How long an agent may take to answer ``GET /ping`` after start (AgentCore allows 30 s).
 STARTUP_SECONDS = 30.0
 
@@ -160,6 +170,13 @@ class AgentCoreGateway:
 
     Agents start lazily, on their first invocation, and stay up until :meth:`stop`.
 
+    It also answers the three Step Functions callback actions an async agent sends
+    (``SendTaskSuccess``/``SendTaskFailure``/``SendTaskHeartbeat``, botocore's JSON protocol on
+    ``POST /``) by passing them to :attr:`callbacks`, the engine's client of the embedded
+    emulator: agents are separate processes, the emulator lives in the engine's. Agents reach it
+    through ``AWS_ENDPOINT_URL_SFN`` (:meth:`callback_env`). ``StopRuntimeSession`` is answered
+    too, and recorded in :attr:`stopped_sessions`.
+
     Parameters
     ----------
     agents:
@@ -178,6 +195,14 @@ class AgentCoreGateway:
         #: Optional admission hook ``(runtime_arn, payload bytes) -> (status, error_type, message) | None``:
         #: answer an invocation the way AgentCore would when it refuses one (throttling, say).
         self.before_invoke: Callable[[str, bytes], tuple[int, str, str] | None] | None = None
+        #: The ``stepfunctions`` client the callback actions go to (set by the engine).
+        self.callbacks: Any = None
+        #: Every callback action received: ``(action, task token)``, in order.
+        self.callback_log: list[tuple[str, str]] = []
+        #: ``(runtime ARN, session id)`` of every ``StopRuntimeSession`` received.
+        self.stopped_sessions: list[tuple[str, str]] = []
+        #: ``(runtime ARN, session id, user id, traceparent)`` of every invocation, in order.
+        self.invocations: list[tuple[str, str, str | None, str | None]] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
@@ -188,6 +213,10 @@ class AgentCoreGateway:
         """Value for ``AWS_ENDPOINT_URL_BEDROCK_AGENTCORE``."""
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def callback_env(self) -> dict[str, str]:
+        """What an agent process needs to reach the callback actions: ``AWS_ENDPOINT_URL_SFN``."""
+        return {env_names.AWS_ENDPOINT_URL_SFN: self.endpoint_url}
 
     def start(self) -> "AgentCoreGateway":
         self._thread.start()
@@ -243,16 +272,51 @@ class AgentCoreGateway:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _json(self, document: dict[str, Any], content_type: str = "application/x-amz-json-1.0") -> None:
+                body = json.dumps(document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _callback(self, action: str, payload: bytes) -> None:
+                """One Step Functions callback action, passed to the embedded emulator."""
+                if action not in CALLBACK_ACTIONS or gateway.callbacks is None:
+                    return self._error(400, "UnknownOperationException", f"this endpoint answers only {sorted(CALLBACK_ACTIONS)}")
+                method, names = CALLBACK_ACTIONS[action]
+                try:
+                    request = json.loads(payload or b"{}")
+                except ValueError:
+                    return self._error(400, "SerializationException", "the request body is not JSON")
+                gateway.callback_log.append((action, str(request.get("taskToken"))))
+                try:
+                    getattr(gateway.callbacks, method)(**{k: request[k] for k in names if k in request})
+                except Exception as exc:  # botocore ClientError from the emulator: same code back
+                    error = getattr(exc, "response", {}).get("Error", {})
+                    code = error.get("Code") or getattr(exc, "code", None) or type(exc).__name__
+                    return self._error(400, str(code), str(error.get("Message") or exc))
+                self._json({})
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 parsed = urllib.parse.urlparse(self.path)
                 parts = parsed.path.split("/")
                 length = int(self.headers.get("Content-Length") or 0)
                 payload = self.rfile.read(length)
+                target = self.headers.get("X-Amz-Target", "")
+                if parsed.path == "/" and target.startswith("AWSStepFunctions."):
+                    return self._callback(target.split(".", 1)[1], payload)
+                if len(parts) == 4 and parts[1] == "runtimes" and parts[3] == "stopruntimesession":
+                    arn = urllib.parse.unquote(parts[2])
+                    gateway.stopped_sessions.append((arn, self.headers.get(SESSION_HEADER, "")))
+                    return self._json({"runtimeSessionId": self.headers.get(SESSION_HEADER, "")}, "application/json")
                 if len(parts) != 4 or parts[1] != "runtimes" or parts[3] != "invocations":
                     return self._error(404, "UnknownOperationException", f"no route {parsed.path}")
                 arn = urllib.parse.unquote(parts[2])
                 if arn not in gateway.agents:
                     return self._error(404, "ResourceNotFoundException", f"no agent runtime {arn}")
+                gateway.invocations.append((arn, self.headers.get(SESSION_HEADER, ""), self.headers.get(USER_HEADER),
+                                            self.headers.get("traceparent")))
                 refusal = gateway.before_invoke(arn, payload) if gateway.before_invoke else None
                 if refusal is not None:
                     return self._error(*refusal)

@@ -38,7 +38,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["install_seams", "check_seams", "LambdaRegistry", "LambdaContext", "FastForward", "SeamError"]
+__all__ = ["install_seams", "check_seams", "LambdaRegistry", "LambdaContext", "FastForward", "SeamError", "TaskCallbacks"]
 
 
 class SeamError(RuntimeError):
@@ -255,6 +255,39 @@ def _install_variables() -> None:
     variable_store.VariableStore.get_assigned_variables = get_assigned_variables
 
 
+class TaskCallbacks:
+    """The three callback actions of async agent steps, sent to the embedded Step Functions.
+
+    Success and heartbeat go through the engine's boto3 client. A failure goes to moto's
+    backend directly: moto 5.2.5's ``SendTaskFailure`` response handler drops ``cause``
+    (``moto/stepfunctions/responses.py``), which carries the agent's message the result
+    record must show.
+
+    Parameters
+    ----------
+    client:
+        The engine's ``stepfunctions`` client.
+    account, region:
+        Where the emulated state machines live.
+    """
+
+    def __init__(self, client: Any, *, account: str, region: str):
+        self.client = client
+        self.account = account
+        self.region = region
+
+    def send_task_success(self, **kwargs: Any) -> None:
+        self.client.send_task_success(**kwargs)
+
+    def send_task_heartbeat(self, **kwargs: Any) -> None:
+        self.client.send_task_heartbeat(**kwargs)
+
+    def send_task_failure(self, *, taskToken: str, error: str | None = None, cause: str | None = None) -> None:  # noqa: N803 - the API's names
+        from moto.stepfunctions.responses import get_backend
+
+        get_backend(self.account, self.region).send_task_failure(taskToken, error=error, cause=cause)
+
+
 def check_seams() -> None:
     """Raise :class:`SeamError` if a private moto name this module patches has moved."""
     try:
@@ -286,6 +319,10 @@ def check_seams() -> None:
             problems.append(f"{module.__name__}.encode_jsonata_variable_declarations")
     if not hasattr(variable_store.VariableStore, "get_assigned_variables"):
         problems.append("VariableStore.get_assigned_variables")
+    from moto.stepfunctions import responses as sfn_responses
+
+    if not hasattr(sfn_responses, "get_backend"):
+        problems.append("moto.stepfunctions.responses.get_backend")
     if problems:
         raise SeamError(f"moto internals moved ({', '.join(problems)}); stepgraph pins moto==5.2.5")
 

@@ -24,23 +24,24 @@ import secrets
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
 from stepgraph_runtime import env
+from stepgraph_runtime.trace import trace_id_of, traceparent_for_execution
 
 from ..compiler import CompiledWorkflow, compile_workflow, result_key
 from ..exceptions import ProjectError, StepgraphError, WorkflowValidationError
-from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSpec
+from ..handlers import CHAIN, RECORD_BACKSTOP, STATE_MACHINE_HANDLERS, HandlerSpec, session_agents
 from ..history import StepEvent, convert_history_event
 from ..identity import VerifiedIdentity
 from ..project import Project, import_tools
 from ..substitutions import RESULTS_BUCKET, RESULTS_TOPIC, agent_runtime_key, state_machine_key
 from .agentcore import AgentCoreGateway, local_runtime_arn
-from .emulator import FastForward, LambdaRegistry, install_seams
+from .emulator import FastForward, LambdaRegistry, TaskCallbacks, install_seams
 
 __all__ = ["LocalEngine", "StepEvent", "RunResult", "LOCAL_LAMBDAS", "EngineError"]
 
@@ -216,7 +217,9 @@ class LocalEngine:
         from moto import mock_aws
 
         agents = {local_runtime_arn(a, region=REGION, account=ACCOUNT): spec for a, spec in self.project.agents.items()}
-        self.gateway = AgentCoreGateway(agents, env=self.agent_env, log_dir=self.project.root / ".stepgraph" / "logs").start()
+        self.gateway = AgentCoreGateway(agents, env=self.agent_env, log_dir=self.project.root / ".stepgraph" / "logs")
+        self.gateway.env = {**self.gateway.callback_env(), **self.agent_env}  # async agents report back through it
+        self.gateway.start()
         self._set_env({
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
@@ -234,6 +237,7 @@ class LocalEngine:
         install_seams(self.registry, fast_forward=self.fast_forward)
         for service in ("s3", "sns", "sqs", "iam", "lambda", "stepfunctions", "dynamodb", "secretsmanager"):
             self.clients[service] = boto3.client(service, region_name=REGION)
+        self.gateway.callbacks = TaskCallbacks(self.clients["stepfunctions"], account=ACCOUNT, region=REGION)
         self._create_resources()
         for name, value in self.secrets.items():
             self.clients["secretsmanager"].create_secret(Name=name, SecretString=value)
@@ -380,6 +384,9 @@ class LocalEngine:
         )["stateMachineArn"]
         self.compiled[workflow_name] = compiled
         self.state_machines[workflow_name] = arn
+        self._set_env({env.SESSION_RUNTIMES: json.dumps({  # what the deployed backstop is told: whose sessions to stop
+            name: [[local_runtime_arn(a, region=REGION, account=ACCOUNT), "DEFAULT"] for a in agents]
+            for name, agents in session_agents(self.compiled).items()})})
         return arn
 
     # ------------------------------------------------------------------ executions
@@ -399,6 +406,7 @@ class LocalEngine:
         sfn = self.clients["stepfunctions"]
         seen = 0
         delay = poll_seconds
+        trace_id = trace_id_of(traceparent_for_execution(execution_arn))
         while True:
             fetch_started = time.monotonic()
             status = sfn.describe_execution(executionArn=execution_arn)["status"]
@@ -414,7 +422,7 @@ class LocalEngine:
             for event in fresh:
                 converted = self._convert(event)
                 if converted is not None:
-                    yield converted
+                    yield replace(converted, trace_id=trace_id)
             if status in _TERMINAL:
                 return
             if on_poll is not None:

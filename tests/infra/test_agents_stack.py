@@ -182,8 +182,9 @@ def test_nova_act_agent_gets_its_workflow_definition_exporting_to_the_results_bu
     stack, template, agent = nova
     definitions = resources_of_type(template, "AWS::NovaAct::WorkflowDefinition")
     nova_agents = sorted(a for a, spec in repo_app.project.agents.items() if spec.kind == "nova_act")
-    assert nova_agents == ["getting_started"] and len(definitions) == 1
-    (props,) = [d["Properties"] for d in definitions.values()]
+    # issue 14 added a second Nova Act agent (price_compare); each has its own definition
+    assert nova_agents == ["getting_started", "price_compare"] and len(definitions) == len(nova_agents)
+    (props,) = [d["Properties"] for d in definitions.values() if d["Properties"]["Name"] == "getting-started-workflow"]
     assert props["Name"] == agent.spec.nova_act.workflow_definition_name == "getting-started-workflow"
     # WorkflowExportConfig.s3KeyPrefix may not end with "/" (pattern of the Nova Act API).
     assert props["ExportConfig"]["S3KeyPrefix"] == "nova-act/getting_started"
@@ -193,7 +194,9 @@ def test_nova_act_agent_gets_its_workflow_definition_exporting_to_the_results_bu
 def test_nova_act_runtime_may_run_only_its_own_workflow_definition(nova):
     stack, template, agent = nova
     definition_id = logical_id(stack, stack.nova_act["getting_started"].definition)
-    (statement,) = _nova_act_statements(template)
+    statements = _nova_act_statements(template)
+    assert len(statements) == len(stack.nova_act)  # one per Nova Act agent, each on its own definition only
+    (statement,) = [s for s in statements if definition_id in json.dumps(s["Resource"])]
     assert sorted(as_list(statement["Action"])) == sorted(NOVA_ACT_RUN_ACTIONS) == [
         "nova-act:CreateAct", "nova-act:CreateSession", "nova-act:CreateWorkflowRun",
         "nova-act:InvokeActStep", "nova-act:UpdateAct", "nova-act:UpdateWorkflowRun",

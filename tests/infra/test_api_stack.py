@@ -24,25 +24,58 @@ def _all_templates(repo_app) -> dict[str, dict]:
     return {s.stack_name: repo_app.template_json(s) for s in repo_app.stacks.all()}
 
 
-def test_every_method_requires_the_cognito_authorizer(api):
+def _method_path(template: dict, method: dict) -> str:
+    """``/api/{proxy+}``, ``/`` … of a method, from the parts of its resources."""
+    resources = template["Resources"]
+    parts: list[str] = []
+    ref = method["Properties"]["ResourceId"]
+    while isinstance(ref, dict) and "Ref" in ref:
+        resource = resources[ref["Ref"]]["Properties"]
+        parts.insert(0, resource["PathPart"])
+        ref = resource["ParentId"]
+    return "/" + "/".join(parts)
+
+
+def test_every_api_method_requires_the_cognito_authorizer_and_only_the_console_files_are_public(api):
     stack, template = api
     methods = resources_of_type(template, "AWS::ApiGateway::Method")
     assert methods, "the API has no method"
     (authorizer_id, authorizer), = resources_of_type(template, "AWS::ApiGateway::Authorizer").items()
     assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
     assert render(authorizer["Properties"]["ProviderARNs"][0]) == f"<{logical_id(stack, stack.http.user_pool)}.Arn>"
+    public = set()
     for method in methods.values():
-        assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
-        assert method["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
+        path = _method_path(template, method)
+        if path.startswith("/api"):
+            assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS", path
+            assert method["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}, path
+        else:
+            assert method["Properties"]["AuthorizationType"] == "NONE", path
+            public.add((method["Properties"]["HttpMethod"], path))
+    assert public == {("GET", "/"), ("GET", "/config.json"), ("GET", "/console/{proxy+}")}
+
+
+def test_console_signs_in_with_the_hosted_ui_code_flow_and_its_own_url(api):
+    stack, template = api
+    clients = resources_of_type(template, "AWS::Cognito::UserPoolClient")
+    console = clients[logical_id(stack, stack.http.console_client)]["Properties"]
+    assert console["AllowedOAuthFlows"] == ["code"] and console["GenerateSecret"] is False
+    assert set(console["AllowedOAuthScopes"]) == {"openid", "email"}
+    api_id = logical_id(stack, stack.http.api)
+    assert render(console["CallbackURLs"][0]).startswith(f"https://<{api_id}>.execute-api.")
+    assert render(console["CallbackURLs"][0]).endswith("/v1/")
+    function = resources_of_type(template, "AWS::Lambda::Function")[logical_id(stack, stack.http.function)]
+    settings = render(function["Properties"]["Environment"]["Variables"]["STEPGRAPH_CONSOLE_AUTH"])
+    assert "client_id" in settings and "domain_url" in settings
 
 
 def test_api_streams_responses_from_the_function_through_the_web_adapter(api):
     stack, template = api
-    (method,) = resources_of_type(template, "AWS::ApiGateway::Method").values()
-    integration = method["Properties"]["Integration"]
-    assert integration["Type"] == "AWS_PROXY" and integration["ResponseTransferMode"] == "STREAM"
-    assert render(integration["Uri"]).endswith("/response-streaming-invocations")
-    assert integration["TimeoutInMillis"] == 15 * 60 * 1000
+    for method in resources_of_type(template, "AWS::ApiGateway::Method").values():  # /api and the console's files
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "AWS_PROXY" and integration["ResponseTransferMode"] == "STREAM"
+        assert render(integration["Uri"]).endswith("/response-streaming-invocations")
+        assert integration["TimeoutInMillis"] == 15 * 60 * 1000
     function_id = logical_id(stack, stack.http.function)
     function = template["Resources"][function_id]["Properties"]
     assert function["Handler"] == "run.sh" and function["Architectures"] == ["arm64"]
@@ -163,7 +196,11 @@ def test_assets_hold_the_api_app_and_the_invokers_delta_publisher(repo_app, api)
     bundle = _asset(repo_app, stack, stack.http.function)
     assert (bundle / "run.sh").stat().st_mode & 0o111, "run.sh must be executable"
     assert (bundle / "stepgraph" / "api" / "aws.py").is_file() and (bundle / "workflows" / "refund-approval.json").is_file()
+    assert (bundle / "stepgraph" / "api" / "static" / "index.html").is_file()  # the console
+    assert (bundle / "examples" / "refund-approval.input.json").is_file()  # its Run editor's example inputs
     assert all((bundle / package).is_dir() for package in ("fastapi", "sse_starlette", "uvicorn", "pydantic_core"))
     workflows = repo_app.stacks.workflows
     invoker = _asset(repo_app, workflows, workflows.invoker.function)
-    assert (invoker / "stepgraph_deltas.py").read_text() == (Path(stepgraph.__file__).parent / "deltas.py").read_text()
+    import stepgraph_runtime  # the delta publisher travels inside the runtime package every function bundles
+
+    assert (invoker / "stepgraph_runtime" / "deltas.py").read_text() == (Path(stepgraph_runtime.__file__).parent / "deltas.py").read_text()

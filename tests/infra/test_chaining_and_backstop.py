@@ -156,7 +156,8 @@ def test_backstop_rule_hears_failed_timed_out_and_stopped_executions_of_our_stat
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    # issue 14: a workflow of the fixture uses an agent, so SUCCEEDED is heard too (its sessions are stopped)
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"]
     machines = [_machine_ref(stack, name) for name in fixture_app.project.workflows]
     assert sorted(pattern["detail"]["stateMachineArn"], key=json.dumps) == sorted(machines, key=json.dumps)
 
@@ -205,3 +206,15 @@ def test_backstop_function_is_granted_exactly_what_it_does(fixture_app, workflow
     for action, resources in granted.items():
         if "*" in resources:
             assert action.startswith("xray:"), action
+
+
+def test_backstop_may_stop_sessions_only_on_the_runtimes_the_workflows_use(fixture_app, workflows):
+    stack, _, template = workflows
+    statements = role_statements(template, logical_id(stack, stack.backstop.function.role))
+    (stop,) = [s for s in statements if "bedrock-agentcore:StopRuntimeSession" in as_list(s["Action"])]
+    assert as_list(stop["Action"]) == ["bedrock-agentcore:StopRuntimeSession"]
+    used = sorted({a for c in fixture_app.compiled.values() for a in c.agent_ids})
+    resources = [render(r) for r in as_list(stop["Resource"])]
+    assert len(resources) == 2 * len(used) and all("AgentRuntimeArn" in r for r in resources)
+    env = environment(template, logical_id(stack, stack.backstop.function))
+    assert "STEPGRAPH_SESSION_RUNTIMES" in env

@@ -72,9 +72,15 @@ def test_no_principal_but_the_approvals_function_can_read_a_task_token_and_send_
     assert stack.approvals_table is not None, "the repository app has a human_approval step"
     table_id = logical_id(stack, stack.approvals_table)
     approval_role = logical_id(stack, stack.handlers[APPROVAL_FUNCTION].role)
+    # deployed with the HTTP API, deciding is the approvals decider's: the approvals function's
+    # other half (stacks/components/http_api.py), which only the API function may invoke
+    api = repo_app.stacks.api
+    decider_role = logical_id(api, api.http.decider.role) if api is not None and api.http.decider else None
     for path in repo_app.template_paths():
         template = json.loads(path.read_text(encoding="utf-8"))
-        assert token_readers_and_senders(template, table_id) <= {approval_role}, path.name
+        found = token_readers_and_senders(template, table_id)
+        assert found <= {approval_role, decider_role}, path.name
+        assert len(found) <= 1, f"{path.name}: more than one principal reads tokens and sends results: {found}"
 
 
 def test_token_check_finds_a_role_that_reads_the_table_and_sends_task_results():
@@ -113,13 +119,55 @@ def test_state_machine_log_groups_are_encrypted_with_a_key_only_cloudwatch_logs_
 def test_get_execution_history_is_granted_only_to_the_backstop_on_this_apps_executions(repo_app, workflows):
     stack, _ = workflows
     backstop_role = logical_id(stack, stack.backstop.function.role)
+    api = repo_app.stacks.api
+    api_role = logical_id(api, api.http.function.role) if api is not None else None
     machine_names = sorted(m.state_machine.node.default_child.state_machine_name for m in stack.state_machines.values())
     for path in repo_app.template_paths():
         template = json.loads(path.read_text(encoding="utf-8"))
         for role_id, statements in _policies_by_role(template).items():
             granted = [s for s in statements if _allows(s, "states:GetExecutionHistory")]
+            if api_role is not None and role_id == api_role and path.name == f"{api.stack_name}.template.json":
+                # SPEC §9: executions come from Step Functions' own history; the API reads it but
+                # may not send a task result (only the decider, which it invokes, can)
+                assert not any(_allows(s, "states:SendTaskSuccess") or _allows(s, "states:SendTaskFailure")
+                               for s in statements), "the API function must not send task results itself"
+                continue
             if role_id != backstop_role or path.name != f"{stack.stack_name}.template.json":
                 assert granted == [], f"{path.name}: {role_id} may read execution histories (and task tokens)"
                 continue
             resources = sorted(render(r) for s in granted for r in as_list(s["Resource"]))
             assert resources == [f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{n}:*" for n in machine_names]
+
+
+@pytest.mark.slow
+def test_async_agents_may_send_task_results_only_to_their_state_machines_and_cannot_read_approval_tokens(repo_app, workflows):
+    """An async agent's runtime role may call SendTaskSuccess/Failure/Heartbeat (issue 14), yet cannot decide an
+    approval: sending needs the approval's token, which lives only in the approvals table, and no statement of
+    that role (in any template) reads the table or the execution histories."""
+    stack, template = workflows
+    async_callers = {d.agent_id: sorted(n for n, c in repo_app.compiled.items()
+                                        if any(getattr(x, "agent_id", None) == d.agent_id for x in c.deployments))
+                     for c in repo_app.compiled.values() for d in c.deployments if hasattr(d, "agent_id")}
+    assert async_callers, "the repository has async agent steps (workflows/order-research.json, price-compare.json)"
+    assert set(stack.task_result_policies) == set(async_callers)
+    for agent_id, policy in stack.task_result_policies.items():
+        document = template["Resources"][logical_id(stack, policy)]["Properties"]
+        (statement,) = as_list(document["PolicyDocument"]["Statement"])
+        assert sorted(as_list(statement["Action"])) == ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"]
+        machines = sorted(render(r) for r in as_list(statement["Resource"]))
+        assert machines == sorted(render({"Ref": logical_id(stack, stack.state_machines[n].state_machine)})
+                                  for n in async_callers[agent_id])
+    agents_stack = repo_app.stacks.agents
+    agents_template = repo_app.template_json(agents_stack)
+    table_id = logical_id(stack, stack.approvals_table)
+    for agent_id in async_callers:
+        role_id = logical_id(agents_stack, agents_stack.agents[agent_id].runtime.role)
+        statements = _policies_by_role(agents_template).get(role_id, [])
+        for action in READ_TOKEN + ("states:GetExecutionHistory",):
+            assert not any(_allows(s, action) for s in statements), f"{agent_id}'s role may {action}"
+        assert not any(table_id in render(r) for s in statements for r in as_list(s.get("Resource", [])))
+    # and the workflows stack grants runtime roles nothing but the callback policies
+    for policy in resources_of_type(template, "AWS::IAM::Policy").values():
+        if any("Fn::ImportValue" in json.dumps(r) for r in policy["Properties"].get("Roles", [])):
+            for s in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
+                assert all(a.startswith("states:SendTask") for a in as_list(s["Action"]))

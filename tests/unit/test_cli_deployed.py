@@ -110,7 +110,7 @@ def test_deploy_state_writes_the_act_cli_state_file(aws, project, tmp_path, monk
     report = json.loads(result.stdout)
     path = tmp_path / "home" / ".act_cli" / "state" / ACCOUNT / REGION / "workflows.json"
     assert report["path"] == str(path)
-    assert report["workflows"] == {"getting-started-workflow": NOVA_ARN, "support_agent": SUPPORT_ARN}
+    assert report["workflows"] == {"getting-started-workflow": NOVA_ARN, "support-agent": SUPPORT_ARN}  # act-valid name (issue 12)
     state = json.loads(path.read_text())
     assert state["workflows"]["getting-started-workflow"]["deployments"]["agentcore"]["deployment_arn"] == NOVA_ARN
 
