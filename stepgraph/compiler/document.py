@@ -137,6 +137,8 @@ class Reader:
     local:
         Ids of the steps inside the innermost distributed body (read under their own names);
         ``None`` outside any.
+    own:
+        The reading step, when it reads its own output: that has not run yet, so it reads ``null``.
     """
 
     trigger_id: str | None = None
@@ -144,6 +146,7 @@ class Reader:
     entry: str | None = None
     depth: int = 0
     local: frozenset[str] | None = None
+    own: str | None = None
 
     def carried_name(self, name: str) -> str:
         """Name a value from outside the innermost distributed body has inside it."""
@@ -168,6 +171,8 @@ class Reader:
         """JSONata of a step's output."""
         if step_id == self.trigger_id:
             return self.trigger()
+        if step_id == self.own:
+            return "$lookup({}, '')"  # undefined: a reference wraps it as null
         name = step_variable(step_id)
         if self.local is None or step_id in self.local:
             return f"${name}"

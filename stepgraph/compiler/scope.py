@@ -12,6 +12,7 @@ workflow's result at the end of the main graph, where it goes to the result tail
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -63,6 +64,8 @@ class ScopeCompiler:
         self.fails = False
         #: Steps whose output some step reads: only those get a variable.
         self.read_steps: set[str] = set()
+        #: Steps whose expressions name their own output (validation allows it; it reads null).
+        self._self_readers: set[str] = set()
         from ..validation import step_references
 
         for step in workflow.steps:
@@ -70,7 +73,10 @@ class ScopeCompiler:
                 self.read_steps |= graph.runs_before(step.step_id)
             for ref in step_references(step):
                 if ref.root == "steps" and ref.path and isinstance(ref.path[0], str):
-                    self.read_steps.add(ref.path[0])
+                    if ref.path[0] == step.step_id:
+                        self._self_readers.add(step.step_id)  # reads null: it has not run yet
+                    else:
+                        self.read_steps.add(ref.path[0])
         self.read_steps.discard(self.trigger_id or "")
         self._readers: dict[tuple[int, bool], doc.Reader] = {}
 
@@ -84,7 +90,8 @@ class ScopeCompiler:
         entry = self.reads_at_entry(step, scope) if at_entry is None else at_entry
         key = (id(scope), entry)  # a reader depends on the scope, and on being its entry
         if key in self._readers:
-            return self._readers[key]
+            reader = self._readers[key]
+            return dataclasses.replace(reader, own=step.step_id) if step.step_id in self._self_readers else reader
         loop = None
         depth = 0
         local: frozenset[str] | None = None
@@ -100,6 +107,8 @@ class ScopeCompiler:
         mode = ("distributed" if self._distributed(scope) else "inline") if entry else None
         reader = doc.Reader(trigger_id=self.trigger_id, loop=loop, entry=mode, depth=depth, local=local)
         self._readers[key] = reader
+        if step.step_id in self._self_readers:
+            return dataclasses.replace(reader, own=step.step_id)
         return reader
 
     def reads_at_entry(self, step: Step, scope: Scope) -> bool:
