@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import cli_deployed  # noqa: F401 - registers deploy-state, invoke, logs, approvals on the same app
+from . import cli_cost  # noqa: F401 - registers cost
 from . import cli_import  # noqa: F401 - registers import elevaite
 from . import cli_serve  # noqa: F401 - registers serve (the HTTP API)
 from .cli_app import app, err, find_project_root, out

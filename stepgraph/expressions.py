@@ -25,10 +25,10 @@ language), so conditions, transforms and delays cost no Lambda invocation. A ref
 missing field evaluates to ``null`` and never fails the execution; an ordering comparison
 (``<`` …) between values that are not both numbers or both strings is ``false``.
 
-The compiled expressions read the *state document* that flows between states::
-
-    {"input": <execution input>, "trigger": <trigger object>, "steps": {<step_id>: {"output": ...}},
-     "item": <loop item>, "index": <loop index>}
+Where each root lives is a *reader*'s answer (:class:`stepgraph.compiler.document.Reader`):
+compiled workflows read step outputs from Step Functions variables; an expression compiled on
+its own reads a state document ``{"input", "trigger", "steps", "last", "item", "index"}`` as
+``$states.input``.
 """
 
 from __future__ import annotations
@@ -372,22 +372,30 @@ def _field(name: str | int) -> str:
     return "." + "`" + name + "`"
 
 
-def _ref_path(ref: Reference, workflow_name: str) -> str:
-    """JSONata path for a reference; may evaluate to undefined."""
+def _reader(reader: Any) -> Any:
+    if reader is not None:
+        return reader
+    from .compiler.document import DocumentReader
+
+    return DocumentReader()
+
+
+def _ref_path(ref: Reference, workflow_name: str, reader: Any) -> str:
+    """JSONata path for a reference; may evaluate to undefined. ``reader`` says where each root lives."""
     segs = ref.path
     if ref.root == "input":
-        base = "$states.input.input"
+        base = reader.input()
     elif ref.root == "trigger":
-        base = "$states.input.trigger"
+        base = reader.trigger()
     elif ref.root == "context":
-        base = "$states.input.input.`context`"
+        base = reader.input() + ".`context`"
     elif ref.root == "steps":
-        # the document keeps outputs flat: steps.<id>.output.x is read at steps.<id>.x
-        base = "$states.input.steps"
-        if len(segs) >= 2 and segs[1] == "output":
-            segs = (segs[0],) + tuple(segs[2:])
-    elif ref.root in ("item", "index"):
-        base = f"$states.input.{ref.root}"
+        base = reader.step(str(segs[0]))
+        segs = tuple(segs[2:]) if len(segs) >= 2 and segs[1] == "output" else tuple(segs[1:])
+    elif ref.root == "item":
+        base = reader.item()
+    elif ref.root == "index":
+        base = reader.index()
     elif ref.root == "execution":
         if not segs or segs[0] not in EXECUTION_FIELDS:
             raise ValueError(f"execution.{segs[0] if segs else ''} is not one of execution.id, .name, .start_time")
@@ -406,26 +414,45 @@ def _ref_path(ref: Reference, workflow_name: str) -> str:
     return base + "".join(_field(s) for s in segs)
 
 
-def _value(ref: Reference, workflow_name: str) -> str:
-    """JSONata for a reference that yields ``null`` for a missing field (SPEC §4)."""
-    path = _ref_path(ref, workflow_name)
+#: Fields of an offload reference itself, which a native state may read.
+_REFERENCE_FIELDS = ("offloaded", "preview")
+
+
+def _value(ref: Reference, workflow_name: str, reader: Any = None) -> str:
+    """JSONata for a reference that yields ``null`` for a missing field (SPEC §4).
+
+    Reading *into* a step output that a Lambda moved to S3 (an offload reference, see
+    ``lambdas/shared/stepgraph_offload.py``) fails the state with a clear message instead: the
+    value is not in Step Functions, so a condition or transform cannot see its fields.
+    """
+    reader = _reader(reader)
+    path = _ref_path(ref, workflow_name, reader)
     if ref.root == "workflow":
         return path
+    fields = ref.path[2:] if ref.root == "steps" and len(ref.path) >= 2 and ref.path[1] == "output" else ()
+    if ref.root == "steps" and fields and fields[0] not in _REFERENCE_FIELDS:
+        step_id = str(ref.path[0])
+        message = jsonata(f"{ref} reads into the output of step '{step_id}', which is held in S3 (")
+        tail = jsonata(" bytes, more than a Step Functions state carries): only agent_execution, tool_call and "
+                       "api_call steps receive it whole; read it there")
+        return (f"($b := {reader.step(step_id)}; $type($b) = 'object' and $exists($b.offloaded.s3_uri) ? "
+                f"$error({message} & $string($b.offloaded.size_bytes) & {tail}) : "
+                f"($v := {path}; $exists($v) ? $v : null))")
     return f"($v := {path}; $exists($v) ? $v : null)"
 
 
-def _gen(node: tuple, workflow_name: str) -> str:
+def _gen(node: tuple, workflow_name: str, reader: Any = None) -> str:
     kind = node[0]
     if kind == "lit":
         return jsonata(node[1])
     if kind == "ref":
-        return _value(node[1], workflow_name)
+        return _value(node[1], workflow_name, reader)
     if kind == "not":
-        return f"$not({_truthy(node[1], workflow_name)})"
+        return f"$not({_truthy(node[1], workflow_name, reader)})"
     if kind == "bool":
-        return f"({_truthy(node[2], workflow_name)} {node[1]} {_truthy(node[3], workflow_name)})"
+        return f"({_truthy(node[2], workflow_name, reader)} {node[1]} {_truthy(node[3], workflow_name, reader)})"
     if kind == "cmp":
-        op, left, right = node[1], _gen(node[2], workflow_name), _gen(node[3], workflow_name)
+        op, left, right = node[1], _gen(node[2], workflow_name, reader), _gen(node[3], workflow_name, reader)
         if op in ("==", "!="):
             jop = "=" if op == "==" else "!="
             return f"($l := {left}; $r := {right}; $l {jop} $r)"
@@ -445,11 +472,11 @@ def _gen(node: tuple, workflow_name: str) -> str:
     raise ValueError(f"unknown node {node!r}")  # pragma: no cover
 
 
-def _truthy(node: tuple, workflow_name: str) -> str:
+def _truthy(node: tuple, workflow_name: str, reader: Any = None) -> str:
     """Coerce to boolean the way JSONata's ``$boolean`` does, with ``null``/missing as false."""
     if node[0] in ("cmp", "bool", "not"):
-        return _gen(node, workflow_name)
-    return f"$boolean({_gen(node, workflow_name)})"
+        return _gen(node, workflow_name, reader)
+    return f"$boolean({_gen(node, workflow_name, reader)})"
 
 
 def _strip_braces(text: str) -> str:
@@ -457,7 +484,7 @@ def _strip_braces(text: str) -> str:
     return text.strip()
 
 
-def compile_condition(text: str, *, workflow_name: str = "") -> str:
+def compile_condition(text: str, *, workflow_name: str = "", reader: Any = None) -> str:
     """Compile a condition to a JSONata boolean expression (without ``{% %}``).
 
     Parameters
@@ -466,6 +493,9 @@ def compile_condition(text: str, *, workflow_name: str = "") -> str:
         The condition, e.g. ``"{{input.priority}} == 'high' and {{input.amount}} > 100"``.
     workflow_name:
         Value of ``workflow.name`` references.
+    reader:
+        Where the roots live (:class:`stepgraph.compiler.document.Reader`); by default a state
+        document ``{"input", "trigger", "steps", "last", "item", "index"}`` read as ``$states.input``.
 
     Returns
     -------
@@ -486,12 +516,12 @@ def compile_condition(text: str, *, workflow_name: str = "") -> str:
         raise ExpressionError("a condition must be a string", repr(text))
     node = _parse(_strip_braces(text))
     try:
-        return _truthy(node, workflow_name)
+        return _truthy(node, workflow_name, reader)
     except ValueError as exc:
         raise ExpressionError(str(exc), text) from exc
 
 
-def compile_expression(text: str, *, workflow_name: str = "") -> str:
+def compile_expression(text: str, *, workflow_name: str = "", reader: Any = None) -> str:
     """Compile one expression (the inside of ``{{ }}``, braces optional) to JSONata.
 
     Raises
@@ -501,7 +531,7 @@ def compile_expression(text: str, *, workflow_name: str = "") -> str:
     """
     node = _parse(_strip_braces(text))
     try:
-        return _gen(node, workflow_name)
+        return _gen(node, workflow_name, reader)
     except ValueError as exc:
         raise ExpressionError(str(exc), text) from exc
 
@@ -549,18 +579,18 @@ def _template_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _compile_string(text: str, workflow_name: str) -> str:
+def _compile_string(text: str, workflow_name: str, reader: Any = None) -> str:
     matches = _template_spans(text)
     if not matches:
         return jsonata(text)
     if len(matches) == 1 and matches[0][:2] == (0, len(text)):
-        return compile_expression(matches[0][2], workflow_name=workflow_name)
+        return compile_expression(matches[0][2], workflow_name=workflow_name, reader=reader)
     parts: list[str] = []
     pos = 0
     for start, end, inside in matches:
         if start > pos:
             parts.append(jsonata(text[pos:start]))
-        inner = compile_expression(inside, workflow_name=workflow_name)
+        inner = compile_expression(inside, workflow_name=workflow_name, reader=reader)
         parts.append(f"($s := {inner}; $type($s) = 'string' ? $s : $string($s))")
         pos = end
     if pos < len(text):
@@ -568,7 +598,7 @@ def _compile_string(text: str, workflow_name: str) -> str:
     return "(" + " & ".join(parts) + ")"
 
 
-def compile_template(value: Any, *, workflow_name: str = "") -> str:
+def compile_template(value: Any, *, workflow_name: str = "", reader: Any = None) -> str:
     """Compile a template value (any JSON value) to one JSONata expression.
 
     Strings are rendered per SPEC §4; objects and arrays are rendered member by member;
@@ -585,16 +615,16 @@ def compile_template(value: Any, *, workflow_name: str = "") -> str:
     '{"n":1}'
     """
     if isinstance(value, str):
-        return _compile_string(value, workflow_name)
+        return _compile_string(value, workflow_name, reader)
     if isinstance(value, dict):
-        members = ",".join(f"{jsonata(str(k))}:{compile_template(v, workflow_name=workflow_name)}" for k, v in value.items())
+        members = ",".join(f"{jsonata(str(k))}:{compile_template(v, workflow_name=workflow_name, reader=reader)}" for k, v in value.items())
         return "{" + members + "}"
     if isinstance(value, list):
-        return "[" + ",".join(compile_template(v, workflow_name=workflow_name) for v in value) + "]"
+        return "[" + ",".join(compile_template(v, workflow_name=workflow_name, reader=reader) for v in value) + "]"
     return jsonata(value)
 
 
-def template_arguments(value: Any, *, workflow_name: str = "") -> Any:
+def template_arguments(value: Any, *, workflow_name: str = "", reader: Any = None) -> Any:
     """Render a template value as a JSON tree whose templated strings are ``{% %}`` leaves.
 
     This keeps ``Arguments`` readable in the Step Functions console: only the strings that hold
@@ -602,11 +632,11 @@ def template_arguments(value: Any, *, workflow_name: str = "") -> Any:
     start with ``{%`` is wrapped so Step Functions does not take it for JSONata.
     """
     if isinstance(value, dict):
-        return {k: template_arguments(v, workflow_name=workflow_name) for k, v in value.items()}
+        return {k: template_arguments(v, workflow_name=workflow_name, reader=reader) for k, v in value.items()}
     if isinstance(value, list):
-        return [template_arguments(v, workflow_name=workflow_name) for v in value]
+        return [template_arguments(v, workflow_name=workflow_name, reader=reader) for v in value]
     if isinstance(value, str) and ("{{" in value or value.lstrip().startswith("{%")):
-        return "{% " + _compile_string(value, workflow_name) + " %}"
+        return "{% " + _compile_string(value, workflow_name, reader) + " %}"
     return value
 
 

@@ -53,7 +53,7 @@ class StepEvent:
 
 
 def is_helper_state(name: str) -> bool:
-    """True for the compiler's helper states (``Record result`` …), not steps
+    """True for the compiler's helper states (``Store result`` …), not steps
     (:func:`stepgraph.compiler.document.is_step_state`)."""
     return not is_step_state(name)
 
@@ -70,8 +70,8 @@ def convert_history_event(event: dict[str, Any]) -> StepEvent | None:
     -------
     StepEvent or None
         ``step_start`` for ``*StateEntered`` (``record`` for helper states), ``step_complete`` for
-        ``*StateExited`` with the step's own output (``step_failed`` when the state document carries
-        an ``error``), ``step_retry`` for a failed task attempt, ``status`` for the execution's end.
+        ``*StateExited`` with the step's own output (``step_failed`` when the state's Catch assigned
+        ``$error``), ``step_retry`` for a failed task attempt, ``status`` for the execution's end.
     """
     kind: str = event["type"]
     ts: datetime = event["timestamp"]
@@ -83,7 +83,7 @@ def convert_history_event(event: dict[str, Any]) -> StepEvent | None:
         name = details["name"]
         if is_helper_state(name):
             return None
-        exit_ = decode_exit(name, details.get("output"))  # the state document's one owner reads it
+        exit_ = decode_exit(name, details.get("output"), details.get("assignedVariables"))  # the state document's one owner reads it
         if exit_.kind == "failed":
             return StepEvent("step_failed", name, ts, {"error": exit_.error})
         return StepEvent("step_complete", name, ts, {"output": exit_.output})

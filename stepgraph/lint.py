@@ -8,7 +8,15 @@ with code ``WARNING``, the step and a JSON path, like a validation problem:
 * a comparison with a value the compared field can never have, e.g. an approval's
   ``decision`` compared with ``'denied'`` (it is ``approved`` or ``rejected``);
 * a comparison of a field that a step's output provably lacks (a ``data_transform`` whose
-  ``output`` object has no such key, an approval's fields, an ``api_call``'s).
+  ``output`` object has no such key, an approval's fields, an ``api_call``'s);
+* an inline ``loop`` that fewer than :data:`INLINE_ITEMS_ASSUMED` items could push past the
+  25,000 history events of an execution (SPEC §13). Each item of an inline Map writes its events
+  into the parent's history; how many items fit is 25,000 minus the events of the rest of the
+  costliest path, divided by the events one more item adds to it (every loop of the workflow
+  one item longer; :mod:`stepgraph.cost` counts the events). A loop's items are an expression
+  whose length is known only at run time, so the rule assumes an inline loop serves lists of up
+  to 1,000 items — larger data sets belong in ``mode: distributed``, where each item is a child
+  execution with a history of its own — and warns when its body is heavy enough that fewer fit.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ from .expressions import ExpressionError, Reference, brief_repr, condition_compa
 from .model import Workflow, thaw
 from .steps import kind_of
 
-__all__ = ["WARNING", "workflow_warnings"]
+__all__ = ["WARNING", "INLINE_ITEMS_ASSUMED", "workflow_warnings"]
 
 WARNING = "WARNING"
+#: Items an inline loop is assumed to run at most (its list's length is known only at run time).
+INLINE_ITEMS_ASSUMED = 1_000
 #: ``{name}`` or ``{a.b}`` not inside ``{{ }}``: what other template languages call a placeholder.
 _SINGLE_BRACE = re.compile(r"(?<!\{)\{\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}(?!\})")
 
@@ -96,6 +106,33 @@ def _impossible(ref: Any, other: Any, op: str, by_id: dict, reader: str, where: 
     return None
 
 
+def _inline_loops(workflow: Workflow) -> Iterator[ValidationIssue]:
+    from .compiler import compile_workflow
+    from .cost import HISTORY_EVENT_LIMIT, Assumptions, estimate
+    from .exceptions import WorkflowValidationError
+
+    loops = [s for s in workflow.steps if s.step_type == "loop" and s.parameters.get("mode", "inline") == "inline"]
+    if not loops:
+        return
+    try:
+        definition = compile_workflow(workflow).definition
+    except (WorkflowValidationError, ValueError):
+        return  # validation reports it
+    with_one = max(p.history_events for p in estimate(definition, assumptions=Assumptions(loop_items=1)).paths)
+    with_two = max(p.history_events for p in estimate(definition, assumptions=Assumptions(loop_items=2)).paths)
+    per_item = max(1, with_two - with_one)  # every loop at one more item
+    fits = max(0, (HISTORY_EVENT_LIMIT - (with_one - per_item)) // per_item)
+    if fits >= INLINE_ITEMS_ASSUMED:
+        return
+    for step in loops:
+        yield ValidationIssue(
+            f"inline loop over {step.parameters.get('items')}: each item writes up to {per_item} history events "
+            f"(all inline loops of the run together), so about {fits:,} items fit in an execution's "
+            f"{HISTORY_EVENT_LIMIT:,} events and more fail it (fewer than the {INLINE_ITEMS_ASSUMED:,} an inline loop is "
+            f"assumed to serve); set \"mode\": \"distributed\" if the list can be longer",
+            step.step_id, f"steps[{step.index}].parameters.items", WARNING)
+
+
 def workflow_warnings(workflow: Workflow) -> list[ValidationIssue]:
     """Every warning about a (valid) workflow; an empty list when there is none.
 
@@ -108,4 +145,4 @@ def workflow_warnings(workflow: Workflow) -> list[ValidationIssue]:
     >>> [w.message.split(";")[0] for w in workflow_warnings(wf)]
     ["'{name}' is sent literally"]
     """
-    return [*_single_braces(workflow), *_comparisons(workflow)]
+    return [*_single_braces(workflow), *_comparisons(workflow), *_inline_loops(workflow)]

@@ -211,4 +211,18 @@ def validate_workflow(
             continue  # its parameters could not be read; the loader reported why
         kind_of(step).validate(step, Checker(step, issues, agents=agents, tools=tools, workflows=workflows))
         _check_references(step, graph.scope_of.get(step.step_id), known_ids, issues, graph)
+    if not issues and not unreadable_step_ids:
+        issues.extend(_budget_issues(workflow))
     return issues
+
+
+def _budget_issues(workflow: Workflow) -> list[ValidationIssue]:
+    """Step Functions' limits the compiled machine must keep (SPEC §13): its definition's size."""
+    from .compiler import compile_workflow
+    from .exceptions import WorkflowValidationError
+
+    try:
+        compile_workflow(workflow)
+    except WorkflowValidationError as exc:
+        return list(exc.issues)
+    return []

@@ -1,15 +1,16 @@
 """Large step outputs go to S3 and travel by reference (Step Functions' payload limit is 256 KiB); SPEC §13.
 
-A step output whose JSON is larger than ``STEPGRAPH_OFFLOAD_BYTES`` (default 64 KiB) is written
+A step output whose JSON is larger than ``STEPGRAPH_OFFLOAD_BYTES`` (default 252 KiB) is written
 to ``s3://$PAYLOADS_BUCKET/payloads/<workflow>/<execution>/<step>-<digest>.json`` and replaced by::
 
     {"offloaded": {"s3_uri": "s3://...", "size_bytes": 812345, "sha256": "..."},
      "preview": "<first 1,000 characters of the JSON>"}
 
 The next agent, tool or API step gets the whole value back (:func:`resolve` runs on its input
-before anything else); conditions and transforms see the reference. ``States.DataLimitExceeded``
-cannot be caught by ``States.ALL`` — it would end an execution without a result record — so
-the limit is kept far away: the state document holds every step's output.
+before anything else); a condition or transform reading a field inside it fails with a clear
+error (the compiler's reference check). ``States.DataLimitExceeded`` cannot be caught by
+``States.ALL`` — it would end an execution without a result record — so every value that travels
+(a state's output, a step's variable, 256 KiB each) stays under the limit.
 
 **References are followed only when they are this execution's own** (an execution input can
 carry anything, including a reference someone forged): the object must be in the payloads
@@ -31,7 +32,9 @@ from .errors import VALIDATION_ERROR
 
 __all__ = ["DEFAULT_THRESHOLD", "PREFIX", "execution_prefix", "is_reference", "offload", "resolve", "threshold_bytes"]
 
-DEFAULT_THRESHOLD = 64 * 1024
+#: Just under Step Functions' 256 KiB (262,144 bytes) per state and per variable, leaving 4 KiB
+#: for the ``lambda:invoke`` result around the payload (status code, HTTP headers).
+DEFAULT_THRESHOLD = 252 * 1024
 PREVIEW_CHARS = 1_000
 #: Every offloaded object lives under this key prefix of the payloads bucket.
 PREFIX = "payloads/"

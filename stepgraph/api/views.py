@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
+from ..compiler.asl import RECORD_STATES
 from ..history import convert_history_event, is_helper_state, parse_json
 from ..model import Workflow
 
@@ -168,7 +169,7 @@ class ExecutionTracker:
     waiting_steps:
         Ids of ``human_approval`` steps whose task waits for its token.
     record:
-        The result record (the ``Record result`` state's output), once written.
+        The result record (the output of ``Store result`` or ``Store failure``), once written.
     end:
         ``(sfn status, error, cause, timestamp)`` once the execution ended.
     last_id:
@@ -234,7 +235,7 @@ class ExecutionTracker:
                 if step_id in self.steps and self.steps[step_id].status == "waiting":
                     self.steps[step_id].status = "running"
                 out.append(("status", {"status": "running", "step_id": step_id, **stamp}))
-        if kind.endswith("StateExited") and event["stateExitedEventDetails"]["name"] == "Record result":
+        if kind.endswith("StateExited") and event["stateExitedEventDetails"]["name"] in RECORD_STATES:
             record = parse_json(event["stateExitedEventDetails"].get("output"))
             self.record = record if isinstance(record, dict) else None
         converted = convert_history_event(event)

@@ -6,9 +6,9 @@ from enum import Enum
 
 from ..errors import ErrorCode
 from ..expressions import jsonata
-from .document import jsonata_string, merge_step_output, output_value
+from .document import jsonata_string, output_value
 
-__all__ = ["StateType", "HelperState", "jsonata_string", "merge_step_output", "output_value", "error_object"]
+__all__ = ["StateType", "HelperState", "RECORD_STATES", "jsonata_string", "output_value", "error_object"]
 
 
 class StateType(str, Enum):
@@ -25,17 +25,22 @@ class StateType(str, Enum):
 
 
 class HelperState(str, Enum):
-    """Names of the states the compiler adds after the steps.
+    """Names of the states the compiler adds after the steps (the result tail, SPEC §5).
 
-    They contain a space, which a step id cannot, so they never collide with step names.
+    They contain a space, which a step id cannot, so they never collide with step names. A run
+    that completes passes ``Store result`` → ``Publish result`` (which ends it); a run that
+    fails passes ``Store failure`` → ``Publish failure`` → ``Execution failed``.
     """
 
-    RECORD_RESULT = "Record result"
     STORE_RESULT = "Store result"
     PUBLISH_RESULT = "Publish result"
-    FINISHED = "Check status"
-    SUCCEEDED = "Execution succeeded"
+    STORE_FAILURE = "Store failure"
+    PUBLISH_FAILURE = "Publish failure"
     FAILED = "Execution failed"
+
+
+#: The states whose output is the execution's result record (SPEC §5), one per tail.
+RECORD_STATES = frozenset({HelperState.STORE_RESULT.value, HelperState.STORE_FAILURE.value})
 
 
 #: The six codes of SPEC §7, as a JSONata array literal.

@@ -1,39 +1,57 @@
-"""The state document: the one JSON value every compiled state reads and writes, and how to read it back.
+"""The state document: where every value a compiled state reads lives, and how to read it back.
 
-Every state of a compiled workflow (JSONata query language) takes and gives one document::
+Step outputs travel in Step Functions **variables** (JSONata ``Assign``), one per step that some
+later step reads; the state's own output (``$states.input`` of the next state) is only the
+latest value, ``last``::
 
-    {"input": <execution input>, "trigger": <trigger object>,
-     "steps": {"<step_id>": <output>, ...}, "last": <latest output>,
-     "item": <loop item>, "index": <loop index>, "error": <error object, once failed>}
+    $input     the execution input (SPEC §5)           assigned by the trigger state
+    $trigger   the trigger object                      assigned by the trigger state
+    $s_<id>    the output of step <id> (if read)       assigned by that step's state
+    $i_<loop>  the current item of a loop              assigned by the body's entry state
+    $n_<loop>  the current index of a loop             assigned by the body's entry state
+    $error     {code, message, step} once failed       assigned by a Catch
+    $states.input  the latest output (``last``): a step's input, at the end the workflow's result
 
-This module is its only owner: the field names, the JSONata that reads and extends it, and the
-decoding of a state's exit that the local engine (and the HTTP API) use to turn Step Functions'
-execution history into step events. Helper states (the result tail, a decision after an
-approval …) have a space in their names, which no step id can contain.
+Why variables: a variable holds up to 256 KiB and an execution 10 MiB (Step Functions developer
+guide, "Passing data between states with variables"), while a state's input or output is capped
+at 256 KiB — a document carrying every output through every state fails with
+``States.DataLimitExceeded`` after a few large outputs. Inner Map/Parallel states read outer
+variables but cannot assign them (SPEC §3's visibility rule is the same), so each variable is
+assigned only in the scope its step runs in; a reference to a step that did not run on the path
+taken reads ``null`` because every read variable of a scope is set to ``null`` at the scope's
+entry. Distributed Map children see no variables at all: their Map's ``ItemSelector`` carries
+what the body reads, and the body's entry assigns it under names prefixed with ``c`` (one per
+distributed level), which no outer scope uses.
+
+This module is the only owner of these names, of the JSONata that reads them
+(:class:`Reader`) and of :func:`decode_exit`, which the local engine (and the HTTP API) use to
+turn Step Functions' execution history into step events. Helper states (the result tail, a
+decision after an approval …) have a space in their names, which no step id can contain.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from ..expressions import jsonata
 
 __all__ = [
     "INPUT",
     "TRIGGER",
-    "STEPS",
-    "LAST",
-    "ITEM",
-    "INDEX",
     "ERROR",
-    "CURRENT",
-    "field",
+    "LAST",
+    "OFFLOAD_KEY",
+    "step_variable",
+    "item_variable",
+    "index_variable",
+    "Reader",
+    "DocumentReader",
     "jsonata_string",
-    "merge_step_output",
     "output_value",
-    "with_error",
+    "initial_input",
+    "initial_trigger",
     "session_id",
     "user_id",
     "is_step_state",
@@ -43,20 +61,50 @@ __all__ = [
     "parse_json",
 ]
 
+#: Variable holding the execution input.
 INPUT = "input"
+#: Variable holding the trigger object.
 TRIGGER = "trigger"
-STEPS = "steps"
-LAST = "last"
-ITEM = "item"
-INDEX = "index"
+#: Variable a Catch assigns the ``{code, message, step}`` error object to.
 ERROR = "error"
-#: JSONata for the whole document a state received.
-CURRENT = "$states.input"
+#: JSONata for the latest output (what a state received).
+LAST = "$states.input"
+#: Key of an offload reference (``lambdas/shared/stepgraph_offload.py``): ``{"offloaded": {s3_uri, size_bytes, sha256}, "preview"}``.
+OFFLOAD_KEY = "offloaded"
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def field(name: str) -> str:
-    """JSONata reading one top-level field of the document (``$states.input.<name>``)."""
-    return f"{CURRENT}.{name}"
+def _encoded(prefix: str, step_id: str) -> str:
+    """``<prefix>_<id>``, or ``<prefix><mask>_<id with - as _>`` when the id holds ``-``.
+
+    Step ids are ``[A-Za-z0-9_-]{1,64}`` (SPEC §3); Step Functions variable names are Unicode
+    identifiers of at most 80 characters, so ``-`` cannot stay. ``<mask>`` is the base-36 bit
+    mask of the positions that held ``-``: the mapping is one-to-one (no two ids share a name)
+    and at most 1 + 13 + 1 + 64 = 79 characters long.
+    """
+    if "-" not in step_id:
+        return f"{prefix}_{step_id}"
+    mask = sum(1 << i for i, ch in enumerate(step_id) if ch == "-")
+    digits = ""
+    while mask:
+        mask, rest = divmod(mask, 36)
+        digits = _BASE36[rest] + digits
+    return f"{prefix}{digits}_{step_id.replace('-', '_')}"
+
+
+def step_variable(step_id: str) -> str:
+    """Name of the variable holding a step's output (``s_agent``, ``s4_fan_out`` for ``fan-out``)."""
+    return _encoded("s", step_id)
+
+
+def item_variable(loop_id: str) -> str:
+    """Name of the variable holding the current item of a loop's body."""
+    return _encoded("i", loop_id)
+
+
+def index_variable(loop_id: str) -> str:
+    """Name of the variable holding the current index of a loop's body."""
+    return _encoded("n", loop_id)
 
 
 def jsonata_string(expression: str) -> str:
@@ -64,49 +112,131 @@ def jsonata_string(expression: str) -> str:
     return "{% " + expression + " %}"
 
 
-def merge_step_output(step_id: str, value: str) -> str:
-    """JSONata for the document after ``step_id`` produced ``value``.
-
-    The document keeps every step's output under ``steps.<step_id>`` and the latest one under
-    ``last`` (the input of the next step and, at the end, the workflow's result). A value that
-    is undefined becomes ``null``.
-    """
-    return (
-        f"($o := {value}; $out := $exists($o) ? $o : null; "
-        f"$merge([{CURRENT}, {{{jsonata(STEPS)}: $merge([{field(STEPS)}, {{{jsonata(step_id)}: $out}}]), {jsonata(LAST)}: $out}}]))"
-    )
-
-
 def output_value(value: str) -> str:
     """JSONata for a value that must not be undefined (undefined becomes ``null``)."""
     return f"($o := {value}; $exists($o) ? $o : null)"
 
 
-def with_error(error: str, *, keep_document: bool) -> str:
-    """JSONata for the document (or, in a sub-scope, just ``{"error"}``) carrying ``error``."""
-    if keep_document:
-        return f"$merge([{CURRENT}, {{{jsonata(ERROR)}: {error}}}])"
-    return f"{{{jsonata(ERROR)}: {error}}}"
+@dataclass(frozen=True)
+class Reader:
+    """Where one state finds each root of an expression (SPEC §4), as JSONata.
 
-
-def initial(trigger_step_id: str, *, fixed_input: Any = None) -> str:
-    """JSONata building the document from the execution input (the trigger state's ``Output``).
-
-    A missing or non-object ``trigger`` means ``{"kind": "api"}`` (SPEC §5); a trigger's fixed
-    ``input`` (a schedule's) fills what the execution input lacks.
+    Attributes
+    ----------
+    trigger_id:
+        The trigger step's id: ``steps.<trigger>.output`` is ``$trigger``.
+    loop:
+        The innermost loop whose body holds the state (``item``/``index`` are its), or ``None``.
+    entry:
+        ``"inline"``/``"distributed"`` when the state is the entry of that loop's body: its own
+        variables are not assigned yet, so it reads the item, index and (distributed) the carried
+        values from its input, the Map's ``ItemSelector``. ``None`` elsewhere.
+    depth:
+        How many distributed bodies enclose the state; values from outside the innermost one are
+        read under names prefixed with ``c`` that many times.
+    local:
+        Ids of the steps inside the innermost distributed body (read under their own names);
+        ``None`` outside any.
+    own:
+        The reading step, when it reads its own output: that has not run yet, so it reads ``null``.
     """
-    trigger = f"($t := {field(TRIGGER)}; $exists($t) and $type($t) = 'object' ? $t : {{\"kind\": \"api\"}})"
-    execution_input = f"($type({CURRENT}) = 'object' ? {CURRENT} : {{}})"
+
+    trigger_id: str | None = None
+    loop: str | None = None
+    entry: str | None = None
+    depth: int = 0
+    local: frozenset[str] | None = None
+    own: str | None = None
+
+    def carried_name(self, name: str) -> str:
+        """Name a value from outside the innermost distributed body has inside it."""
+        return "c" * self.depth + name
+
+    def _outer(self, name: str, selector_path: str) -> str:
+        if self.depth == 0:
+            return f"${name}"
+        if self.entry == "distributed":
+            return f"$states.input.{selector_path}"
+        return f"${self.carried_name(name)}"
+
+    def input(self) -> str:
+        """JSONata of the execution input."""
+        return self._outer(INPUT, INPUT)
+
+    def trigger(self) -> str:
+        """JSONata of the trigger object."""
+        return self._outer(TRIGGER, TRIGGER)
+
+    def step(self, step_id: str) -> str:
+        """JSONata of a step's output."""
+        if step_id == self.trigger_id:
+            return self.trigger()
+        if step_id == self.own:
+            return "$lookup({}, '')"  # undefined: a reference wraps it as null
+        name = step_variable(step_id)
+        if self.local is None or step_id in self.local:
+            return f"${name}"
+        return self._outer(name, f"{STEPS_KEY}.`{step_id}`")
+
+    def item(self) -> str:
+        """JSONata of the current loop item."""
+        return "$states.input.item" if self.entry else f"${item_variable(self.loop or '')}"
+
+    def index(self) -> str:
+        """JSONata of the current loop index."""
+        return "$states.input.index" if self.entry else f"${index_variable(self.loop or '')}"
+
+    def last(self) -> str:
+        """JSONata of the latest output (a step's input)."""
+        return "$states.input.item" if self.entry else LAST
+
+
+#: Key of the carried outer step outputs in a distributed body's ``ItemSelector``.
+STEPS_KEY = "steps"
+
+
+class DocumentReader(Reader):
+    """Reads a standalone state document ``{"input", "trigger", "steps", "last", "item", "index"}``.
+
+    ``$states.input`` is that document. Used when an expression is compiled on its own
+    (:func:`stepgraph.expressions.compile_condition` without a reader), e.g. to evaluate it
+    against a document in a test or a tool; compiled workflows use :class:`Reader`.
+    """
+
+    def input(self) -> str:
+        return "$states.input.input"
+
+    def trigger(self) -> str:
+        return "$states.input.trigger"
+
+    def step(self, step_id: str) -> str:
+        return f"$states.input.steps.`{step_id}`"
+
+    def item(self) -> str:
+        return "$states.input.item"
+
+    def index(self) -> str:
+        return "$states.input.index"
+
+    def last(self) -> str:
+        return "$states.input.last"
+
+
+def initial_input(fixed_input: Any = None) -> str:
+    """JSONata of the execution input as the trigger state assigns it (an object; a schedule's
+    fixed ``input`` fills what the execution input lacks)."""
+    execution_input = "($type($states.input) = 'object' ? $states.input : {})"
     if fixed_input:
         execution_input = f"$merge([{jsonata(fixed_input)}, {execution_input}])"
-    return (
-        f"($trigger := {trigger}; "
-        f"{{{jsonata(INPUT)}: {execution_input}, {jsonata(TRIGGER)}: $trigger, "
-        f"{jsonata(STEPS)}: {{{jsonata(trigger_step_id)}: $trigger}}, {jsonata(LAST)}: $trigger}})"
-    )
+    return execution_input
 
 
-def session_id() -> str:
+def initial_trigger() -> str:
+    """JSONata of the trigger object: a missing or non-object ``trigger`` means ``{"kind": "api"}`` (SPEC §5)."""
+    return "($t := $states.input.trigger; $type($t) = 'object' ? $t : {\"kind\": \"api\"})"
+
+
+def session_id(reader: Reader | None = None) -> str:
     """JSONata for an execution's session id (SPEC §5, §6): ``input.session_id``, else
     ``input.sessionId`` (the chaining shape), else the execution name.
 
@@ -115,15 +245,15 @@ def session_id() -> str:
     """
     from stepgraph_runtime.records import session_id_jsonata
 
-    return session_id_jsonata(field(INPUT), "$states.context.Execution.Name")
+    return session_id_jsonata((reader or Reader()).input(), "$states.context.Execution.Name")
 
 
-def user_id() -> str:
+def user_id(reader: Reader | None = None) -> str:
     """JSONata for the execution's ``input.user_id`` when it is a non-empty string, else ``null``.
 
     Sent to AgentCore as ``runtimeUserId`` (SPEC §6).
     """
-    value = f"{field(INPUT)}.user_id"
+    value = f"{(reader or Reader()).input()}.user_id"
     return f"($u := {value}; $type($u) = 'string' and $length($u) > 0 ? $u : null)"
 
 
@@ -156,18 +286,20 @@ def parse_json(text: str | None) -> Any:
         return text
 
 
-def decode_exit(name: str, output_text: str | None) -> StateExit:
-    """Decode the output of a step state (a ``...StateExited`` history event) into the step's result.
+def decode_exit(name: str, output_text: str | None, assigned: Mapping[str, str] | None = None) -> StateExit:
+    """Decode a step state's exit (a ``...StateExited`` history event) into the step's result.
 
-    In the main graph the state's output is the whole document: the step's own output sits at
-    ``steps.<name>``, a failure at ``error``, and a state that passes its input on (a condition)
-    has it at ``last``. At the end of a loop body or branch the output is the bare value.
+    Parameters
+    ----------
+    name:
+        The state's name (a step id).
+    output_text:
+        The event's ``output``: the state's output, which is the step's own output (a condition
+        or a delay passes its input on, which is its output too).
+    assigned:
+        The event's ``assignedVariables`` (name → JSON text): a state whose Catch assigned
+        ``error`` failed, with that error object.
     """
-    output = parse_json(output_text)
-    if isinstance(output, dict) and isinstance(output.get(STEPS), dict) and name in output[STEPS]:
-        return StateExit("complete", output=output[STEPS][name])
-    if isinstance(output, dict) and ERROR in output and STEPS in output:
-        return StateExit("failed", error=output[ERROR])
-    if isinstance(output, dict) and STEPS in output and LAST in output:
-        return StateExit("complete", output=output[LAST])
-    return StateExit("complete", output=output)
+    if assigned and ERROR in assigned:
+        return StateExit("failed", error=parse_json(assigned[ERROR]))
+    return StateExit("complete", output=parse_json(output_text))

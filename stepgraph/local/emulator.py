@@ -27,6 +27,10 @@ Language locally"):
 * **Clients**: moto's interpreter creates a new boto3 client for every Task it runs (about
   50 ms each: a Lambda invocation, an S3 put, an SNS publish); the clients are cached per
   region and service instead (botocore clients are thread-safe).
+* **Variables** (``Assign``): moto writes a string variable into the JSONata text it evaluates
+  as ``"<value>"`` without escaping, so a value holding a quote or a line break breaks every
+  later expression (and the ``assignedVariables`` of the history). Strings are JSON-encoded
+  here, as every other value already is.
 * **Nested executions** (``arn:aws:states:::states:startExecution.sync:2``, a ``subflow``
   step): moto's copy of the interpreter leaves the parameter and response normalisation of
   its Step Functions integration empty, so ``StateMachineArn`` never reaches botocore's
@@ -91,6 +95,8 @@ def _sfn_functions() -> dict[str, Callable[..., Any]]:
 
 
 _DECLARATION = re.compile(r"\$([A-Za-z0-9_]+):=")
+#: Functions moto wraps a whole evaluated expression in to check its result's type.
+_WRAPPERS = ("$type", "$exists")
 
 
 def _split_declarations(expression: str, function_declarations: tuple[str, ...]) -> tuple[str, dict[str, Any]] | None:
@@ -168,11 +174,14 @@ def _make_evaluator() -> Callable[[str], Any]:
 
     def evaluate(expression: str) -> Any:
         try:
-            split = _split_declarations(expression, declarations)
+            # moto checks a string or null result again as $type(<expression>) / $exists(<expression>)
+            wrapper = next((w for w in _WRAPPERS if expression.startswith(w + "(") and expression.endswith(")")), None)
+            inner = expression[len(wrapper) + 1 : -1] if wrapper else expression
+            split = _split_declarations(inner, declarations)
             if split is None:
                 return run(expression, None)
             body, bindings = split
-            return run(body, bindings)
+            return run(f"{wrapper}({body})" if wrapper else body, bindings)
         except JSONataException:
             raise
         except Exception as exc:  # jsonata-python raises JException and Python errors
@@ -363,6 +372,28 @@ def _api_event(event: dict[str, Any]) -> dict[str, Any]:
 _installed: dict[str, Any] = {}
 
 
+def _encode_declarations(bindings: dict[str, Any]) -> str:
+    """moto's ``encode_jsonata_variable_declarations`` with strings JSON-encoded too."""
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    return "".join(f"{name}:={to_json_str(value, separators=(',', ':'))};" for name, value in bindings.items())
+
+
+def _install_variables() -> None:
+    """Close the string-encoding gap of moto's variables (see the module docstring)."""
+    from moto.stepfunctions.parser.asl.eval import states as moto_states
+    from moto.stepfunctions.parser.asl.eval import variable_store
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    moto_states.encode_jsonata_variable_declarations = _encode_declarations
+    variable_store.encode_jsonata_variable_declarations = _encode_declarations
+
+    def get_assigned_variables(self: Any) -> dict[str, str]:
+        return {name: to_json_str(self.get(name), separators=(",", ":")) for name in self._declaration_tracing}
+
+    variable_store.VariableStore.get_assigned_variables = get_assigned_variables
+
+
 class TaskCallbacks:
     """The three callback actions of async agent steps, sent to the embedded Step Functions.
 
@@ -408,6 +439,8 @@ def check_seams() -> None:
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
             StateTaskServiceSfn,
         )
+        from moto.stepfunctions.parser.asl.eval import states as moto_states
+        from moto.stepfunctions.parser.asl.eval import variable_store
     except ImportError as exc:  # pragma: no cover - only when moto moves
         raise SeamError(f"moto layout changed: {exc}; stepgraph pins moto==5.2.5") from exc
     problems = []
@@ -429,6 +462,11 @@ def check_seams() -> None:
         problems.append("WaitFunction._wait_interval")
     if not hasattr(retrier_decl, "time"):
         problems.append("retrier_decl.time")
+    for module in (moto_states, variable_store):
+        if not hasattr(module, "encode_jsonata_variable_declarations"):
+            problems.append(f"{module.__name__}.encode_jsonata_variable_declarations")
+    if not hasattr(variable_store.VariableStore, "get_assigned_variables"):
+        problems.append("VariableStore.get_assigned_variables")
     from moto.stepfunctions import responses as sfn_responses
 
     if not hasattr(sfn_responses, "get_backend"):
@@ -486,6 +524,7 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
     _install_history_notice(history)
     _install_client_cache()
     _install_path_cache()
+    _install_variables()
 
     if fast_forward is None:
         WaitFunction._wait_interval = _installed["wait"]

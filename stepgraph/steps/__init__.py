@@ -57,6 +57,9 @@ StepType.__str__ = lambda self: self.value  # type: ignore[method-assign]
 
 def kind_named(step_type: str) -> StepKind | None:
     """The kind of a ``step_type`` string, or ``None`` when no module defines it."""
+    kind = KINDS.get(step_type)  # a str or a StepType (a str enum: same hash and equality)
+    if kind is not None:
+        return kind
     return KINDS.get(str(step_type.value if isinstance(step_type, Enum) else step_type))
 
 

@@ -120,20 +120,21 @@ class AgentExecution(StepKind):
 
         p = self.params(step)
         agent_id = str(p.agent_id)
+        r = ctx.reader(step, scope)
         if p.payload is not None:
-            payload: Any = ctx.template(p.payload)
+            payload: Any = ctx.template(p.payload, step, scope)
         else:
-            loop_fields = f", \"item\": {doc.field(doc.ITEM)}, \"index\": {doc.field(doc.INDEX)}" if scope.in_loop else ""
+            loop_fields = f", \"item\": {r.item()}, \"index\": {r.index()}" if scope.in_loop else ""
             payload = doc.jsonata_string(
-                f"{{\"input\": {doc.field(doc.INPUT)}, \"steps\": {doc.field(doc.STEPS)}, "
+                f"{{\"input\": {r.input()}, \"steps\": {ctx.steps_object(step, scope)}, "
                 f"\"step_id\": {jsonata(step.step_id)}, \"max_iterations\": {int(p.max_iterations)}{loop_fields}}}"
             )
         arguments = {
             "agent_id": agent_id,
             "agent_runtime_arn": placeholder(agent_runtime_key(agent_id)),
             "qualifier": str(p.qualifier),
-            "session_id": doc.jsonata_string(doc.session_id()),
-            "user_id": doc.jsonata_string(doc.user_id()),
+            "session_id": doc.jsonata_string(doc.session_id(r)),
+            "user_id": doc.jsonata_string(doc.user_id(r)),
             "execution_arn": doc.jsonata_string("$states.context.Execution.Id"),
             "payload": payload,
             "timeout_seconds": int(p.timeout_seconds),

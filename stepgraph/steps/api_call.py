@@ -89,31 +89,30 @@ class ApiCall(StepKind):
             c.add("a step that sends a secret must name its URL's scheme and host literally "
                   "(e.g. 'https://api.example.com/{{input.path}}'), so no input can send the secret elsewhere", "url")
 
-    def _headers(self, headers: Any, ctx) -> tuple[dict[str, Any], list[str]]:
+    def _headers(self, headers: Any, step, scope, ctx) -> tuple[dict[str, Any], list[str]]:
         """Header arguments; a header holding a secret becomes ``{"parts": [...]}``."""
         from ..compiler import document as doc
-        from ..expressions import compile_expression
 
         rendered: dict[str, Any] = {}
         secret_headers: list[str] = []
         for name, value in (headers or {}).items():
             refs = _secret_refs(value) if isinstance(value, str) else []
             if not any(secret for _, _, secret, _ in refs):
-                rendered[name] = ctx.template(value)
+                rendered[name] = ctx.template(value, step, scope)
                 continue
             parts: list[Any] = []
             pos = 0
             for start, end, secret, inside in refs:
                 if start > pos:
-                    parts.append(ctx.template(value[pos:start]))
+                    parts.append(ctx.template(value[pos:start], step, scope))
                 if secret:
                     parts.append({"secret": secret})
                 else:  # any other value as text, never an object the Lambda could take for a secret part
-                    expr = compile_expression(inside, workflow_name=ctx.workflow.name)
+                    expr = ctx.expression(inside, step, scope)
                     parts.append(doc.jsonata_string(f"($s := {expr}; $type($s) = 'string' ? $s : $string($s))"))
                 pos = end
             if pos < len(value):
-                parts.append(ctx.template(value[pos:]))
+                parts.append(ctx.template(value[pos:], step, scope))
             rendered[name] = {"parts": parts}
             secret_headers.append(name)
         return rendered, secret_headers
@@ -123,9 +122,9 @@ class ApiCall(StepKind):
 
         p = self.params(step)
         timeout = int(p.timeout_seconds)
-        headers, secret_headers = self._headers(p.headers, ctx)
+        headers, secret_headers = self._headers(p.headers, step, scope, ctx)
         arguments: dict[str, Any] = {
-            "url": ctx.template(p.url),
+            "url": ctx.template(p.url, step, scope),
             "method": str(p.method).upper(),
             "headers": headers,
             "timeout_seconds": timeout,
@@ -136,7 +135,7 @@ class ApiCall(StepKind):
             arguments["secret_headers"] = secret_headers
             arguments["secrets"] = list(self.secrets_used(step))
         if "body" in step.parameters:
-            arguments["body"] = ctx.template(p.body)
+            arguments["body"] = ctx.template(p.body, step, scope)
         state = ctx.lambda_task(step, scope, API_CALL_FUNCTION, arguments, default_code=ErrorCode.TOOL_ERROR.value,
                                 timeout=step.timeout_seconds or timeout + TASK_TIMEOUT_MARGIN_SECONDS,
                                 retryable=(ErrorCode.RATE_LIMIT.value, ErrorCode.TIMEOUT.value, UPSTREAM_ERROR),

@@ -40,22 +40,19 @@ class Condition(StepKind):
     def compile(self, step, scope, ctx):
         from ..compiler import document as doc
         from ..compiler.asl import StateType
-        from ..expressions import compile_condition
 
         extra: dict[str, Any] = {}
-        condition = compile_condition(self.params(step).condition, workflow_name=ctx.workflow.name)
+        condition = ctx.condition(self.params(step).condition, step, scope)
         true_target = ctx.choice_target(step, scope, step.next_steps, "true", extra)
         false_target = ctx.choice_target(step, scope, step.else_steps, "false", extra)
         # SPEC §3: a condition's output is its input, unchanged (readable as steps.<id>.output).
-        # In JSONata, a Choice rule carries its own Output; the state's Output serves Default.
-        output = doc.jsonata_string(doc.merge_step_output(step.step_id, doc.field(doc.LAST)))
-        state = {
-            "Type": StateType.CHOICE.value,
-            "Comment": f"condition: {self.params(step).condition}",
-            "Choices": [{"Condition": doc.jsonata_string(condition), "Next": true_target, "Output": output}],
-            "Default": false_target,
-            "Output": output,
-        }
+        # In JSONata, a Choice rule carries its own Assign and Output; the state's serve Default.
+        outcome = ctx.finish({}, step, scope, None, None)
+        outcome.pop("Next", None)
+        outcome.pop("End", None)
+        rule = {"Condition": doc.jsonata_string(condition), "Next": true_target, **outcome}
+        state = {"Type": StateType.CHOICE.value, "Comment": f"condition: {self.params(step).condition}",
+                 "Choices": [rule], "Default": false_target, **outcome}
         return {step.step_id: state, **extra}
 
     def detail(self, step: Step) -> str:

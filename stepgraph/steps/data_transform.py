@@ -60,19 +60,19 @@ class DataTransform(StepKind):
     def compile(self, step, scope, ctx):
         from ..compiler import document as doc
         from ..compiler.asl import StateType
-        from ..expressions import compile_template
 
         p = self.params(step)
-        if p.jsonata is not None:
-            bindings = (f"$input := {doc.field(doc.INPUT)}; $trigger := {doc.field(doc.TRIGGER)}; "
-                        f"$steps := {doc.field(doc.STEPS)}; $last := {doc.field(doc.LAST)}; ")
-            if scope.in_loop:
-                bindings += f"$item := {doc.field(doc.ITEM)}; $index := {doc.field(doc.INDEX)}; "
-            value = f"({bindings}({p.jsonata}))"
-        else:
-            value = compile_template(thaw(p.output), workflow_name=ctx.workflow.name)
         nxt = step.next_steps[0] if step.next_steps else None
-        return {step.step_id: ctx.finish({"Type": StateType.PASS.value}, scope, nxt, step.step_id, value)}
+        state = {"Type": StateType.PASS.value}
+        if p.jsonata is not None:
+            r = ctx.reader(step, scope)
+            bindings = (f"$input := {r.input()}; $trigger := {r.trigger()}; "
+                        f"$steps := {ctx.steps_object(step, scope)}; $last := {r.last()}; ")
+            if scope.in_loop:
+                bindings += f"$item := {r.item()}; $index := {r.index()}; "
+            return {step.step_id: ctx.finish(state, step, scope, nxt, doc.output_value(f"({bindings}({p.jsonata}))"))}
+        # a template renders as a JSON tree whose templated strings are {% %}: a fixed output is plain JSON
+        return {step.step_id: ctx.finish(state, step, scope, nxt, None, output=ctx.template(p.output, step, scope))}
 
     def output_fields(self, step: Step):
         output = step.parameters.get("output")

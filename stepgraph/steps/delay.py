@@ -62,7 +62,7 @@ class Delay(StepKind):
     def compile(self, step, scope, ctx):
         from ..compiler import document as doc
         from ..compiler.asl import StateType
-        from ..expressions import compile_expression, compile_template
+        from ..expressions import compile_template
 
         p = self.params(step)
         state: dict[str, Any] = {"Type": StateType.WAIT.value}
@@ -70,14 +70,14 @@ class Delay(StepKind):
             if isinstance(p.seconds, (int, float)):
                 state["Seconds"] = int(math.ceil(p.seconds))
             else:
-                expr = compile_expression(p.seconds, workflow_name=ctx.workflow.name)
+                expr = ctx.expression(p.seconds, step, scope)
                 state["Seconds"] = doc.jsonata_string(
                     f"($s := {expr}; $n := $type($s) = 'number' ? $s : "
                     "(($type($s) = 'string' and $contains($s, /^\\s*[0-9]+(\\.[0-9]+)?\\s*$/)) ? $number($trim($s)) : 0); "
                     "$n > 0 ? $ceil($n) : 0)"
                 )
         elif "{{" in p.until:
-            expr = compile_template(p.until, workflow_name=ctx.workflow.name)
+            expr = compile_template(p.until, workflow_name=ctx.workflow.name, reader=ctx.reader(step, scope))
             state["Timestamp"] = doc.jsonata_string(
                 f"($t := {expr}; ($type($t) = 'string' and "
                 "$contains($t, /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$/)) "
@@ -86,7 +86,7 @@ class Delay(StepKind):
         else:
             state["Timestamp"] = utc_timestamp(p.until) or p.until
         nxt = step.next_steps[0] if step.next_steps else None
-        return {step.step_id: ctx.finish(state, scope, nxt, step.step_id, doc.field(doc.LAST))}
+        return {step.step_id: ctx.finish(state, step, scope, nxt, None)}
 
     def detail(self, step: Step) -> str:
         if step.param("until") is not None:

@@ -67,7 +67,7 @@ class HumanApproval(StepKind):
             "execution_name": doc.jsonata_string("$states.context.Execution.Name"),
             "step_id": step.step_id,
             "approvers": list(p.approvers),
-            "message": ctx.template(p.message if p.message is not None else f"Approval requested by {ctx.workflow.name}"),
+            "message": ctx.template(p.message if p.message is not None else f"Approval requested by {ctx.workflow.name}", step, scope),
             "timeout_seconds": timeout,
         }
         task: dict[str, Any] = {
@@ -78,12 +78,11 @@ class HumanApproval(StepKind):
             "TimeoutSeconds": timeout,
             "Retry": [{"ErrorEquals": list(LAMBDA_TRANSIENT_ERRORS), "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}],
             "Catch": ctx.catch(step, scope, ErrorCode.TIMEOUT.value),
-            "Output": doc.jsonata_string(doc.merge_step_output(step.step_id, "$states.result")),
-            "Next": decision_state,
         }
+        task = ctx.finish(task, step, scope, decision_state, "$states.result")
         extra: dict[str, Any] = {}
         approve_target = ctx.choice_target(step, scope, step.next_steps, "approved", extra)
-        last = doc.field(doc.LAST)
+        last = doc.LAST  # the decision state's input is the approval's output
         if step.else_steps:
             reject_target = ctx.choice_target(step, scope, step.else_steps, "rejected", extra)
         else:
@@ -92,8 +91,8 @@ class HumanApproval(StepKind):
                      f"\"message\": 'rejected by ' & $string({last}.approver) & "
                      f"({last}.comment ? ': ' & {last}.comment : ''), "
                      f"\"step\": {jsonata(step.step_id)}}}")
-            output, nxt = ctx.fail_with(scope, error)
-            extra[reject_target] = {"Type": StateType.PASS.value, "Output": output, "Next": nxt}
+            assign, nxt = ctx.fail_with(scope, error)
+            extra[reject_target] = {"Type": StateType.PASS.value, "Assign": assign, "Next": nxt}
         decision = {
             "Type": StateType.CHOICE.value,
             "Choices": [{"Condition": doc.jsonata_string(f"{last}.decision = 'approved'"), "Next": approve_target}],

@@ -29,7 +29,7 @@ class LoopParams(Params):
 class Loop(StepKind):
     """A Map state (Distributed Map for ``mode: distributed``); its output is the body results in item order.
 
-    Each item gets a document with only the outer data the body reads
+    Each item gets its value and index; a distributed body also gets the outer data it reads
     (:meth:`stepgraph.compiler.scope.ScopeCompiler.item_selector`).
     """
 
@@ -53,10 +53,9 @@ class Loop(StepKind):
     def compile(self, step, scope, ctx):
         from ..compiler import document as doc
         from ..compiler.asl import StateType
-        from ..expressions import compile_expression
 
         p = self.params(step)
-        items = compile_expression(p.items, workflow_name=ctx.workflow.name)
+        items = ctx.expression(p.items, step, scope)
         body_scope = ctx.child(step.step_id, "body", str(p.body))
         processor = ctx.compile_sub_scope(body_scope)
         distributed = p.mode == "distributed"
@@ -65,7 +64,7 @@ class Loop(StepKind):
             "Type": StateType.MAP.value,
             "Comment": f"loop over {p.items}",
             "Items": doc.jsonata_string(f"($i := {items}; $type($i) = 'array' ? $i : ($type($i) = 'null' ? [] : [$i]))"),
-            "ItemSelector": ctx.item_selector(body_scope),
+            "ItemSelector": ctx.item_selector(body_scope, step, scope),
             "ItemProcessor": processor,
             "MaxConcurrency": int(p.max_concurrency),
         }
@@ -81,7 +80,7 @@ class Loop(StepKind):
             state["Retry"] = ctx.retry(step, lambda_task=False)
         state["Catch"] = ctx.catch(step, scope, ErrorCode.AGENT_ERROR.value)
         nxt = step.next_steps[0] if step.next_steps else None
-        return {step.step_id: ctx.finish(state, scope, nxt, step.step_id, "$states.result")}
+        return {step.step_id: ctx.finish(state, step, scope, nxt, "$states.result")}
 
     def detail(self, step: Step) -> str:
         mode = " (distributed)" if step.param("mode") == "distributed" else ""

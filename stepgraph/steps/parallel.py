@@ -66,7 +66,7 @@ class Parallel(StepKind):
         if step.retry is not None and step.retry.max_attempts > 1:
             state["Retry"] = ctx.retry(step, lambda_task=False)
         state["Catch"] = ctx.catch(step, scope, ErrorCode.AGENT_ERROR.value)
-        return {step.step_id: ctx.finish(state, scope, join, step.step_id, f"$merge([{members}])")}
+        return {step.step_id: ctx.finish(state, step, scope, join, f"$merge([{members}])")}
 
     def detail(self, step: Step) -> str:
         join = step.param("join")

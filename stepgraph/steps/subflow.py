@@ -61,13 +61,13 @@ class Subflow(StepKind):
 
         p = self.params(step)
         if p.input is not None:
-            child_input: Any = ctx.template(p.input)
+            child_input: Any = ctx.template(p.input, step, scope)
             if isinstance(child_input, str):
                 child_input = doc.jsonata_string(f"($i := {child_input.removeprefix('{% ').removesuffix(' %}')}; "
                                                  "$type($i) = 'object' ? $i : {\"data\": $i})")
         else:
             child_input = doc.jsonata_string(
-                f"{{\"data\": {doc.output_value(doc.field(doc.LAST))}, \"sessionId\": {doc.session_id()}, "
+                f"{{\"data\": {doc.output_value(ctx.reader(step, scope).last())}, \"sessionId\": {doc.session_id(ctx.reader(step, scope))}, "
                 "\"trigger\": {\"kind\": \"api\"}, "
                 f"\"parent\": {{\"workflowName\": {jsonata(ctx.workflow.name)}, \"executionArn\": $states.context.Execution.Id}}}}"
             )
@@ -89,7 +89,7 @@ class Subflow(StepKind):
             del state["Retry"]
         state["Catch"] = ctx.catch(step, scope, ErrorCode.AGENT_ERROR.value)
         nxt = step.next_steps[0] if step.next_steps else None
-        return {step.step_id: ctx.finish(state, scope, nxt, step.step_id, "$states.result.Output.result")}
+        return {step.step_id: ctx.finish(state, step, scope, nxt, "$states.result.Output.result")}
 
     def detail(self, step: Step) -> str:
         return f"workflow: {step.param('workflow', '?')}"

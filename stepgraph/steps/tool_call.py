@@ -47,7 +47,7 @@ class ToolCall(StepKind):
         p = self.params(step)
         arguments = {
             "tool": str(p.tool),
-            "arguments": ctx.template(p.arguments if p.arguments is not None else {}),
+            "arguments": ctx.template(p.arguments if p.arguments is not None else {}, step, scope),
             **ctx.execution_fields(step),
         }
         state = ctx.lambda_task(step, scope, TOOL_FUNCTION, arguments, default_code=ErrorCode.TOOL_ERROR.value,

@@ -98,7 +98,7 @@ class TriggerParams(Params):
 
 
 class Trigger(StepKind):
-    """The entry state: a Pass that builds the state document from the execution input."""
+    """The entry state: a Pass that assigns the execution input and the trigger; its output is the trigger."""
 
     step_type = "trigger"
     position = 0
@@ -147,10 +147,12 @@ class Trigger(StepKind):
         from ..compiler.asl import HelperState, StateType
 
         p = self.params(step)
-        nxt = step.next_steps[0] if step.next_steps else HelperState.RECORD_RESULT.value
-        document = doc.initial(step.step_id, fixed_input=thaw(p.input) if p.input else None)
+        nxt = step.next_steps[0] if step.next_steps else HelperState.STORE_RESULT.value
+        trigger = doc.jsonata_string(doc.initial_trigger())
+        assign = {doc.INPUT: doc.jsonata_string(doc.initial_input(thaw(p.input) if p.input else None)),
+                  doc.TRIGGER: trigger, **ctx.scope_entry_assign(scope, ctx.reader(step, scope))}
         return {step.step_id: {"Type": StateType.PASS.value, "Comment": f"trigger ({p.kind})",
-                               "Output": doc.jsonata_string(document), "Next": nxt}}
+                               "Assign": assign, "Output": trigger, "Next": nxt}}
 
     def detail(self, step: Step) -> str:
         p = self.params(step)

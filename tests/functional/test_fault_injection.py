@@ -162,8 +162,10 @@ def test_flaky_agent_is_retried_then_succeeds(faulty_engine, faults):
     assert len(retries) == 1 and retries[0].detail["error"] == "AGENT_ERROR"
 
 
-def test_large_streamed_answer_arrives_whole_by_reference(faulty_engine, faults):
-    # GIVEN an agent streaming ~90 KB of text (plus its events): more than the state document should carry
+def test_large_streamed_answer_arrives_whole_by_reference(faulty_engine, faults, monkeypatch):
+    # GIVEN an agent streaming ~90 KB of text (plus its events), and an offload threshold of 64 KiB
+    # (the default, 252 KiB, is just under Step Functions' 256 KiB; the mechanism is the same)
+    monkeypatch.setenv("STEPGRAPH_OFFLOAD_BYTES", str(64 * 1024))
     result = faulty_engine.run("faults", _input("stream", 10_002), name="stream-whole")
     reference = result.record["result"]["agent"]
     # THEN the step output is a reference to S3, and the stored value is the whole answer

@@ -24,6 +24,7 @@ import pytest
 from stepgraph import load_project
 from stepgraph.local import LocalEngine
 from stepgraph.local.engine import RESULTS_BUCKET_NAME
+from stepgraph_runtime import env
 
 pytestmark = pytest.mark.slow
 
@@ -153,7 +154,10 @@ def test_reference_with_a_wrong_digest_is_refused(engine):
     assert "sha256" in result.record["error"]["message"]
 
 
-def test_own_reference_is_followed_by_the_next_agent(engine):
+def test_own_reference_is_followed_by_the_next_agent(engine, monkeypatch):
+    # a ~90 KB value is offloaded with a 64 KiB threshold (the default, 252 KiB, is just under
+    # Step Functions' 256 KiB; the mechanism is the same)
+    monkeypatch.setenv(env.OFFLOAD_BYTES, str(64 * 1024))
     result = engine.run("relays", {}, name="relays-own-reference")
 
     assert result.record["status"] == "completed"

@@ -67,7 +67,8 @@ def test_compile_agent_step_by_default_is_one_synchronous_invocation():
 def test_compile_agent_step_sends_user_id_and_execution_arn():
     payload = compiled_state()["Arguments"]["Payload"]
 
-    assert "user_id" in payload["user_id"] and "$states.input.input" in payload["user_id"]
+    # the execution input lives in the $input variable (docs/design.md, "The state document")
+    assert "$input.user_id" in payload["user_id"]
     assert payload["execution_arn"] == "{% $states.context.Execution.Id %}"
 
 

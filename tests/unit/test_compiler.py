@@ -15,7 +15,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from collections import ChainMap
+from typing import Any, Callable, Iterator, Mapping
 
 import jsonata
 import pytest
@@ -29,7 +30,7 @@ from stepgraph import CompiledWorkflow, Workflow, compile_workflow, load_workflo
 ROOT = Path(__file__).resolve().parents[2]
 JSONATA_NULL = JsonataUtils.NULL_VALUE
 WORKFLOWS = ROOT / "tests" / "workflows"
-HELPER_STATES = ("Record result", "Store result", "Publish result", "Check status", "Execution succeeded", "Execution failed")
+HELPER_STATES = ("Store result", "Publish result", "Store failure", "Publish failure", "Execution failed")
 LAMBDA_STEP_TYPES = ("agent_execution", "tool_call", "api_call", "human_approval")
 
 
@@ -106,7 +107,7 @@ class Run:
 
 
 CONTEXT = {"Execution": {"Id": "arn:aws:states:us-east-1:123456789012:execution:wf:run-1", "Name": "run-1",
-                         "StartTime": "2025-01-01T00:00:00Z"}}
+                         "StartTime": "2025-01-01T00:00:00Z"}, "State": {"EnteredTime": "2025-01-01T00:00:01Z"}}
 
 
 def jsonata_value(value: Any) -> Any:
@@ -120,16 +121,19 @@ def jsonata_value(value: Any) -> Any:
     return value
 
 
-def evaluate(value: Any, states: dict[str, Any]) -> Any:
-    """Evaluate an ASL field value: ``{% %}`` strings with JSONata, containers member by member."""
+def evaluate(value: Any, states: dict[str, Any], variables: Mapping[str, Any] | None = None) -> Any:
+    """Evaluate an ASL field value: ``{% %}`` strings with JSONata (``$states`` and the workflow
+    variables bound), containers member by member."""
     if isinstance(value, dict):
-        return {k: evaluate(v, states) for k, v in value.items()}
+        return {k: evaluate(v, states, variables) for k, v in value.items()}
     if isinstance(value, list):
-        return [evaluate(v, states) for v in value]
+        return [evaluate(v, states, variables) for v in value]
     if isinstance(value, str) and value.startswith("{%") and value.endswith("%}"):
         expression = jsonata.Jsonata(value[2:-2])
         # Step Functions adds $parse (JSON text -> value) to JSONata's functions
         expression.register_lambda("parse", lambda text: json.loads(text))
+        for name, bound in (variables or {}).items():
+            expression.assign(name, jsonata_value(bound))
         expression.assign("states", jsonata_value(states))
         try:
             return plain(expression.evaluate(None))
@@ -162,8 +166,22 @@ def run_definition(definition: dict[str, Any], execution_input: Any, tasks: Task
 
     ``tasks(state_name, payload)`` returns a Lambda's ``Payload`` or raises :class:`StateFailed`;
     the S3 and SNS tasks of the tail are recorded in ``Run.stored``.
+
+    Variables follow Step Functions ("Passing data between states with variables"): ``Assign``
+    and ``Output`` see the values from before the state, new values apply when it ends; each
+    Map iteration and Parallel branch has a scope of its own that reads the outer ones (a
+    distributed Map's reads none) and may not assign an outer variable.
     """
     run = Run()
+
+    def apply(assign: Any, states: dict[str, Any], variables: ChainMap) -> None:
+        if not assign:
+            return
+        values = evaluate(assign, states, variables)
+        for name, value in values.items():
+            if any(name in outer for outer in variables.maps[1:]):
+                raise AssertionError(f"an inner state assigns ${name}, a variable of an outer scope")
+            variables.maps[0][name] = value
 
     def task(name: str, state: dict[str, Any], arguments: dict[str, Any]) -> Any:
         if state["Resource"].startswith("arn:aws:states:::aws-sdk:s3:") or state["Resource"].startswith("arn:aws:states:::sns:"):
@@ -174,7 +192,7 @@ def run_definition(definition: dict[str, Any], execution_input: Any, tasks: Task
             raise AssertionError(f"unexpected Task {name}")
         return {"Payload": tasks(name, arguments.get("Payload")), "StatusCode": 200}
 
-    def machine(body: dict[str, Any], value: Any, context: dict[str, Any]) -> Any:
+    def machine(body: dict[str, Any], value: Any, context: dict[str, Any], variables: ChainMap) -> Any:
         name = body["StartAt"]
         while True:
             state = body["States"][name]
@@ -183,46 +201,54 @@ def run_definition(definition: dict[str, Any], execution_input: Any, tasks: Task
             try:
                 kind = state["Type"]
                 if kind == "Choice":
-                    nxt = next((c["Next"] for c in state["Choices"] if evaluate(c["Condition"], states) is True), state.get("Default"))
+                    rule = next((c for c in state["Choices"] if evaluate(c["Condition"], states, variables) is True), None)
+                    chosen = rule if rule is not None else state
+                    nxt = rule["Next"] if rule is not None else state.get("Default")
                     if nxt is None:
                         raise StateFailed("States.NoChoiceMatched")
-                    output = evaluate(state["Output"], states) if "Output" in state else value
+                    output = evaluate(chosen["Output"], states, variables) if "Output" in chosen else value
+                    apply(chosen.get("Assign"), states, variables)
                     name, value = nxt, output
                     continue
                 if kind == "Fail":
-                    raise StateFailed(evaluate(state.get("Error"), states), evaluate(state.get("Cause"), states))
+                    raise StateFailed(evaluate(state.get("Error"), states, variables), evaluate(state.get("Cause"), states, variables))
                 if kind == "Pass":
                     result = None
                 elif kind == "Wait":
-                    wait = {k: evaluate(state[k], states) for k in ("Seconds", "Timestamp") if k in state}
+                    wait = {k: evaluate(state[k], states, variables) for k in ("Seconds", "Timestamp") if k in state}
                     run.waits.append(wait)
                     check_wait(wait)
                     result = None
                 elif kind == "Succeed":
-                    return evaluate(state["Output"], states) if "Output" in state else value
+                    return evaluate(state["Output"], states, variables) if "Output" in state else value
                 elif kind == "Task":
-                    result = task(name, state, evaluate(state.get("Arguments", {}), states))
+                    result = task(name, state, evaluate(state.get("Arguments", {}), states, variables))
                 elif kind == "Map":
-                    items = evaluate(state["Items"], states)
+                    items = evaluate(state["Items"], states, variables)
                     if not isinstance(items, list):
                         raise StateFailed("States.QueryEvaluationError", f"Items is not an array: {items!r}")
+                    distributed = state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
                     result = []
                     for index, item in enumerate(items):
                         item_context = {**context, "Map": {"Item": {"Value": item, "Index": index}}}
-                        selected = evaluate(state["ItemSelector"], {"input": value, "context": item_context}) if "ItemSelector" in state else item
-                        result.append(machine(state["ItemProcessor"], selected, context))
+                        selected = (evaluate(state["ItemSelector"], {"input": value, "context": item_context}, variables)
+                                    if "ItemSelector" in state else item)
+                        inner = ChainMap({}) if distributed else variables.new_child()
+                        result.append(machine(state["ItemProcessor"], selected, context, inner))
                 elif kind == "Parallel":
-                    result = [machine(branch, value, context) for branch in state["Branches"]]
+                    result = [machine(branch, value, context, variables.new_child()) for branch in state["Branches"]]
                 else:  # pragma: no cover - the compiler emits no other type
                     raise AssertionError(f"state type {kind}")
                 states["result"] = result
-                output = evaluate(state["Output"], states) if "Output" in state else value
+                output = evaluate(state["Output"], states, variables) if "Output" in state else value
+                apply(state.get("Assign"), states, variables)
             except StateFailed as failure:
                 catcher = next((c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"] or failure.error in c["ErrorEquals"]), None)
                 if catcher is None:
                     raise
                 states["errorOutput"] = {"Error": failure.error, "Cause": failure.cause}
-                value = evaluate(catcher["Output"], states) if "Output" in catcher else states["errorOutput"]
+                value = evaluate(catcher["Output"], states, variables) if "Output" in catcher else states["errorOutput"]
+                apply(catcher.get("Assign"), states, variables)
                 name = catcher["Next"]
                 continue
             if state.get("End"):
@@ -230,7 +256,7 @@ def run_definition(definition: dict[str, Any], execution_input: Any, tasks: Task
             name, value = state["Next"], output
 
     try:
-        run.output = machine(definition, execution_input, CONTEXT)
+        run.output = machine(definition, execution_input, CONTEXT, ChainMap({}))
     except StateFailed as failure:
         run.failed = failure
     return run
@@ -238,7 +264,7 @@ def run_definition(definition: dict[str, Any], execution_input: Any, tasks: Task
 
 def result_record(run: Run) -> dict[str, Any]:
     """The result record the tail wrote to S3."""
-    [store] = [s for s in run.stored if s["state"] == "Store result"]
+    [store] = [s for s in run.stored if s["state"] in ("Store result", "Store failure")]
     return json.loads(store["arguments"]["Body"])
 
 
@@ -262,7 +288,7 @@ def test_compiled_greeting_runs_to_a_completed_result_record() -> None:
     # GIVEN the compiled greeting WHEN it runs on an input THEN the result record holds the rendered output
     definition = compile_workflow(load_workflow(load_fixture("greeting.json"))).definition
     run = run_definition(definition, {"name": "Ana", "count": 3, "session_id": "s-9"})
-    assert run.visited == ["trigger", "greet", "Record result", "Store result", "Publish result", "Check status", "Execution succeeded"]
+    assert run.visited == ["trigger", "greet", "Store result", "Publish result"]
     record = result_record(run)
     assert {k: v for k, v in record.items() if k != "completedAt"} == {
         "executionArn": CONTEXT["Execution"]["Id"],
@@ -339,7 +365,8 @@ def test_compile_workflow_uses_no_task_for_native_steps() -> None:
     compiled = compile_document(LOOP_AND_PARALLEL)
     # WHEN compiled THEN the only Tasks are the tail's S3 and SNS writes: no Lambda is invoked
     tasks = [(name, state["Resource"]) for _, name, state in walk_states(compiled.definition["States"]) if state["Type"] == "Task"]
-    assert tasks == [("Store result", "arn:aws:states:::aws-sdk:s3:putObject"), ("Publish result", "arn:aws:states:::sns:publish")]
+    assert tasks == [("Store result", "arn:aws:states:::aws-sdk:s3:putObject"), ("Publish result", "arn:aws:states:::sns:publish"),
+                     ("Store failure", "arn:aws:states:::aws-sdk:s3:putObject"), ("Publish failure", "arn:aws:states:::sns:publish")]
     assert "lambda" not in compiled.to_json()
 
 
@@ -511,7 +538,7 @@ def test_compile_every_task_with_a_catch_that_records_the_failure() -> None:
         [catcher] = state["Catch"]
         assert catcher["ErrorEquals"] == ["States.ALL"], name
         if scope == "":
-            assert catcher["Next"] == "Record result", name
+            assert catcher["Next"] == "Store failure", name
         else:
             # inside a sub-graph: a Fail state that re-raises to the enclosing Map/Parallel
             assert catcher["Next"].endswith(" (raise)"), name
@@ -527,7 +554,7 @@ def test_compiled_failure_writes_a_failed_result_record_with_the_step() -> None:
 
     # WHEN it runs THEN the Catch leads to the tail, which records and fails the execution
     run = run_definition(definition, {"trigger": {"kind": "chat", "current_message": "hi"}}, agent)
-    assert run.visited[-4:] == ["Store result", "Publish result", "Check status", "Execution failed"]
+    assert run.visited[-3:] == ["Store failure", "Publish failure", "Execution failed"]
     record = result_record(run)
     assert (record["status"], record["result"], record["error"]) == (
         "failed", None, {"code": "AGENT_ERROR", "message": "runtime exploded", "step": "agent"})
@@ -552,21 +579,23 @@ def test_compiled_failure_inside_a_loop_names_the_inner_step() -> None:
 
 
 def test_compile_workflow_appends_the_result_tail() -> None:
-    definition = compile_workflow(load_workflow(load_fixture("greeting.json"))).definition
+    # a workflow with a step that can fail gets both tails; the greeting (nothing can fail) only the first
+    assert [n for n in compile_workflow(load_workflow(load_fixture("greeting.json"))).definition["States"] if " " in n] == list(HELPER_STATES[:2])
+    definition = compile_workflow(load_workflow(ROOT / "workflows" / "customer-support.json")).definition
     tail = {name: definition["States"][name] for name in HELPER_STATES}
-    assert [(n, s["Type"], s.get("Next")) for n, s in tail.items()] == [
-        ("Record result", "Pass", "Store result"),
-        ("Store result", "Task", "Publish result"),
-        ("Publish result", "Task", "Check status"),
-        ("Check status", "Choice", None),
-        ("Execution succeeded", "Succeed", None),
-        ("Execution failed", "Fail", None),
+    assert [(n, s["Type"], s.get("Next"), s.get("End")) for n, s in tail.items()] == [
+        ("Store result", "Task", "Publish result", None),
+        ("Publish result", "Task", None, True),
+        ("Store failure", "Task", "Publish failure", None),
+        ("Publish failure", "Task", "Execution failed", None),
+        ("Execution failed", "Fail", None, None),
     ]
     assert tail["Store result"]["Arguments"]["Bucket"] == "${ResultsBucketName}"
     assert tail["Publish result"]["Arguments"]["TopicArn"] == "${ResultsTopicArn}"
-    assert tail["Publish result"]["Arguments"]["MessageAttributes"]["workflowName"] == {"DataType": "String", "StringValue": "greeting"}
+    assert tail["Publish result"]["Arguments"]["MessageAttributes"]["workflowName"] == {"DataType": "String", "StringValue": "customer-support"}
+    assert tail["Publish failure"]["Arguments"] == tail["Publish result"]["Arguments"]
     # every terminal step of the main graph leads to the tail
-    assert definition["States"]["greet"]["Next"] == "Record result"
+    assert compile_workflow(load_workflow(load_fixture("greeting.json"))).definition["States"]["greet"]["Next"] == "Store result"
 
 
 def test_compiled_tail_stores_the_record_under_the_execution_name() -> None:
