@@ -42,6 +42,7 @@ from .components import (
     powertools_layer,
 )
 from .components.encrypted_topic import grant_publish
+from .components.encrypted_table import encrypted_table
 from .components.nag import acknowledge_matching
 from .components.workflow_state_machine import CompiledWorkflowLike
 from .naming import pascal, state_machine_name
@@ -437,19 +438,9 @@ class WorkflowsStack(cdk.Stack):
 
     def _add_approvals(self, approval: PowertoolsFunction) -> None:
         """The approval requests table and the approvers' topic, wired to ``lambdas/approval``."""
-        self.approvals_table = dynamodb.TableV2(
-            self,
-            "ApprovalsTable",
-            partition_key=dynamodb.Attribute(name="approval_id", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            time_to_live_attribute="ttl",
-            # The table holds task tokens: KMS encryption (the AWS managed key), not the default owned key.
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=self.settings.cdk_removal_policy,
-        )
+        # The table holds task tokens: KMS encryption (the AWS managed key), not the default owned key.
+        self.approvals_table = encrypted_table(self, "ApprovalsTable", partition_key="approval_id", ttl_attribute="ttl",
+                                               removal_policy=self.settings.cdk_removal_policy)
         self.approvals = EncryptedTopic(
             self,
             "ApprovalsTopic",

@@ -33,6 +33,7 @@ from stepgraph.api.console import CONSOLE_AUTH_ENV
 from stepgraph.approvals import PUBLIC_ATTRIBUTES
 from stepgraph_runtime.deltas import TABLE_ENV
 
+from .encrypted_table import encrypted_table
 from .nag import acknowledge, acknowledge_matching
 from .powertools_function import _code
 
@@ -122,15 +123,9 @@ class HttpApi(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         deltas_name = f"{name_prefix}-stream-deltas"
-        self.deltas_table = dynamodb.TableV2(
-            self, "DeltasTable", table_name=deltas_name,
-            partition_key=dynamodb.Attribute(name="execution", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
-            billing=dynamodb.Billing.on_demand(), time_to_live_attribute="ttl",
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
-            removal_policy=removal_policy,
-        )
+        self.deltas_table = encrypted_table(self, "DeltasTable", table_name=deltas_name, partition_key="execution",
+                                            sort_key=("seq", dynamodb.AttributeType.NUMBER), ttl_attribute="ttl",
+                                            removal_policy=removal_policy)
         # The invoker lives in the workflows stack: a policy of this stack on its role, and the
         # table's literal name in its environment, keep the references one way (API -> workflows).
         iam.Policy(self, "InvokerPublishesDeltas", roles=[invoker_role], statements=[iam.PolicyStatement(

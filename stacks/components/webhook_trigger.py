@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from .encrypted_table import encrypted_table
 from .nag import acknowledge, acknowledge_matching
 
 __all__ = ["WebhookTrigger"]
@@ -110,19 +110,9 @@ class WebhookTrigger(Construct):
                 "together with the senders (put a new value, then update the senders).",
             )
         self.secret.grant_read(function)
-        self.replays = dynamodb.TableV2(
-            self,
-            "Replays",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            time_to_live_attribute="expiration",
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            # Only records of the last few minutes; nothing worth keeping after the stack.
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        # Only records of the last few minutes; nothing worth keeping after the stack.
+        self.replays = encrypted_table(self, "Replays", partition_key="id", ttl_attribute="expiration",
+                                       removal_policy=cdk.RemovalPolicy.DESTROY)
         self.replays.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
         function.add_environment("REPLAY_TABLE_NAME", self.replays.table_name)
         function.add_environment("WEBHOOK_SECRET_ARN", self.secret.secret_arn)
