@@ -10,7 +10,7 @@ import ssl
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
 # The address guard and the request loop (stdlib only) are shared with the ``fetch_json`` tool,
 # so there is one guard to audit. ``net.request`` never re-sends a request: an answer, a reset or
@@ -30,7 +30,6 @@ __all__ = (
 )
 
 logger = Logger(service=env.service_name())
-tracer = Tracer(service=env.service_name())
 
 #: Methods an api_call step may use (the same list validation accepts).
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -316,7 +315,6 @@ def _remaining_ms(context: Any) -> int | None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     """Lambda entry point: see ``call_api``; errors surface under their code as ``errorType``.
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from stepgraph_runtime import env
@@ -30,7 +30,6 @@ from stepgraph_runtime import env
 __all__ = ("VALIDATION_ERROR", "approval_id_for", "open_approval", "lambda_handler")
 
 logger = Logger(service=env.service_name())
-tracer = Tracer(service=env.service_name())
 
 #: Extra days a decided or expired request stays in the table before DynamoDB's TTL removes it.
 RETENTION_DAYS = 30
@@ -116,7 +115,6 @@ def open_approval(event: dict[str, Any], *, now: datetime | None = None) -> dict
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: open the approval described by ``event``."""
     return open_approval(event)

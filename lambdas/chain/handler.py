@@ -29,14 +29,13 @@ import re
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
 from stepgraph_runtime import env
 
 __all__ = ("chained_execution_name", "chained_input", "start_chained", "lambda_handler")
 
 logger = Logger(service=env.service_name())
-tracer = Tracer(service=env.service_name())
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _client: Any = None
@@ -123,7 +122,6 @@ def start_chained(record: dict[str, Any], routes: dict[str, list[dict[str, str]]
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SNS entry point: one or more ``Records[].Sns.Message`` holding result records."""
     routes = json.loads(os.environ.get(env.CHAIN_ROUTES, "{}"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
 from stepgraph_runtime import agentcore, async_agent, deltas, env, offload, trace
 from stepgraph_runtime.agentcore import decode_response, runtime_session_id
@@ -31,7 +31,8 @@ __all__ = (
 )
 
 logger = Logger(service=env.service_name())
-tracer = Tracer(service=env.service_name())
+# No Powertools Tracer (the X-Ray SDK costs ~150 ms of every cold start): active tracing records
+# the function's segment, and the trace goes on into the agent as a traceparent (docs/design.md).
 
 #: Longest read timeout any client gets, in seconds (a Lambda runs at most 900 s).
 MAX_READ_TIMEOUT = agentcore.MAX_READ_TIMEOUT
@@ -206,7 +207,6 @@ def _remaining_ms(context: Any) -> int | None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     """Lambda entry point: see ``invoke_agent``; errors surface under their code as ``errorType``.
 

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from stepgraph_runtime import agentcore, env
@@ -46,7 +46,6 @@ __all__ = ("record_for", "backstop", "stop_sessions", "lambda_handler")
 _ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 logger = Logger(service=env.service_name())
-tracer = Tracer(service=env.service_name())
 
 _clients: dict[str, Any] = {}
 
@@ -187,7 +186,6 @@ def backstop(detail: dict[str, Any]) -> dict[str, Any] | None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge entry point ("Step Functions Execution Status Change"): the record, then the sessions."""
     detail = event.get("detail") or {}

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
 from stepgraph_runtime import env, offload
 from stepgraph_runtime.errors import TOOL_ERROR, VALIDATION_ERROR, StepError
@@ -37,7 +37,6 @@ __all__ = (
 )
 
 logger = Logger(service=env.service_name())
-tracer = Tracer(service=env.service_name())
 
 #: Largest JSON result a tool may return: the most Step Functions passes between states (256 KiB).
 MAX_RESULT_BYTES = 256 * 1024
@@ -141,7 +140,6 @@ def call_tool(event: dict[str, Any]) -> Any:
             tool=name, step_id=step_id,
         ) from None
 
-    tracer.put_annotation(key="tool", value=name)
     # Argument names only: values may hold personal data.
     logger.info("calling tool", extra={**keys, "argument_names": sorted(arguments)})
     started = time.monotonic()
@@ -177,7 +175,6 @@ def call_tool(event: dict[str, Any]) -> Any:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     """Lambda entry point: see ``call_tool``; errors surface under their code as ``errorType``.
 

@@ -44,7 +44,7 @@ import time
 from typing import Any, Callable
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -65,7 +65,6 @@ __all__ = (
 )
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepgraph"))
 
 #: Deliveries signed more than this many seconds away from now are refused (replays).
 MAX_SKEW_SECONDS = 300
@@ -262,7 +261,6 @@ def handle(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Function URL entry point."""
     secret = parameters.get_secret(os.environ["WEBHOOK_SECRET_ARN"], max_age=SECRET_MAX_AGE)
