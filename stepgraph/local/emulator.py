@@ -18,9 +18,12 @@ Language locally"):
   backends on first use (:func:`defer_moto_batch`): a Batch task still works.
 * **History**: moto answers ``GetExecutionHistory`` with a deep copy of the whole history, which
   botocore then parses back, on every call. :class:`HistoryFeed` reads only the events after a
-  given index, in-process, and wakes its readers when any history grows, so following an
-  execution costs time in proportion to its events, not to their square, and an event is seen
-  as soon as it is recorded.
+  given index, in-process, and wakes its readers when any history grows or an execution ends, so
+  following an execution costs time in proportion to its events, not to their square, and an
+  event (or the end) is seen as soon as it is recorded.
+* **Parses**: moto parses a definition with ANTLR (pure Python) at every execution start; the
+  parse tree is cached by the definition's text, the evaluation components are still built
+  anew for each execution.
 * **JSONPath**: moto parses a state's ``ResultPath`` (``$`` by default, JSONata states too) and
   its other paths anew on every evaluation; parses are cached by text (parsed paths are
   not changed by use).
@@ -53,7 +56,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from types import ModuleType
 from typing import Any, Callable
@@ -137,57 +140,193 @@ def _split_declarations(expression: str, function_declarations: tuple[str, ...])
     return expression[pos:-1], bindings
 
 
-def _make_evaluator() -> Callable[[str], Any]:
-    import jsonata
-    from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as moto_functions
-    from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
+class _Evaluator:
+    """JSONata for moto's interpreter, with ``jsonata-python``: compiled once per text, shared by threads.
 
-    functions = _sfn_functions()
-    declarations = tuple(getattr(moto_functions, "_DECLARATION_BY_VARIABLE_REFERENCE", {}).values())
-    # Compiled expressions by text, each a pool of instances: one instance evaluates in one thread
-    # at a time, and a Map's iterations (each on a thread of its own) reuse what others compiled.
-    pools: dict[str, list[Any]] = {}
-    lock = threading.Lock()
+    Compiled expressions are kept by text, each a pool of instances: one instance evaluates in
+    one thread at a time, and a Map's iterations (each on a thread of its own) reuse what others
+    compiled. Instances keep JSONata's ``null`` apart from *undefined* (``Utils.NULL_VALUE`` vs
+    ``None``), so a caller can tell "returned nothing" without evaluating again.
+    """
 
-    def acquire(text: str) -> Any:
-        with lock:
-            pool = pools.get(text)
+    def __init__(self) -> None:
+        from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as moto_functions
+
+        self.functions = _sfn_functions()
+        self.declarations = tuple(getattr(moto_functions, "_DECLARATION_BY_VARIABLE_REFERENCE", {}).values())
+        self._pools: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def _acquire(self, text: str) -> Any:
+        import jsonata
+
+        with self._lock:
+            pool = self._pools.get(text)
             if pool:
                 return pool.pop()
-            if len(pools) > 2048:
-                pools.clear()
+            if len(self._pools) > 2048:
+                self._pools.clear()
         expr = jsonata.Jsonata(text)
-        for name, fn in functions.items():
+        expr.set_output_convert_nulls(False)
+        for name, fn in self.functions.items():
             expr.register_lambda(name, fn)
         return expr
 
-    def release(text: str, expr: Any) -> None:
-        with lock:
-            pools.setdefault(text, []).append(expr)
+    def raw(self, text: str, bindings: dict[str, Any] | None) -> Any:
+        """Evaluate ``text`` with ``bindings`` (variable name without ``$`` → value).
 
-    def run(text: str, bindings: dict[str, Any] | None) -> Any:
-        expr = acquire(text)
-        try:
-            return expr.evaluate(None, bindings) if bindings is not None else expr.evaluate(None)
-        finally:
-            release(text, expr)
+        Returns the result with JSONata ``null`` as ``Utils.NULL_VALUE`` and *undefined* as
+        ``None`` (convert with ``jsonata.utils.Utils.convert_nulls``).
 
-    def evaluate(expression: str) -> Any:
+        Raises
+        ------
+        moto.stepfunctions.parser.asl.jsonata.jsonata.JSONataException
+            ``States.QueryEvaluationError`` for any error of the expression.
+        """
+        from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
+
+        expr = self._acquire(text)
         try:
-            # moto checks a string or null result again as $type(<expression>) / $exists(<expression>)
-            wrapper = next((w for w in _WRAPPERS if expression.startswith(w + "(") and expression.endswith(")")), None)
-            inner = expression[len(wrapper) + 1 : -1] if wrapper else expression
-            split = _split_declarations(inner, declarations)
-            if split is None:
-                return run(expression, None)
-            body, bindings = split
-            return run(f"{wrapper}({body})" if wrapper else body, bindings)
+            return expr.evaluate(None, bindings)
         except JSONataException:
             raise
         except Exception as exc:  # jsonata-python raises JException and Python errors
             raise JSONataException("States.QueryEvaluationError", str(exc)) from exc
+        finally:
+            with self._lock:
+                self._pools.setdefault(text, []).append(expr)
 
-    return evaluate
+    def __call__(self, expression: str) -> Any:
+        """moto's ``_eval_jsonata``: a text with moto's ``$name:=<json>;`` declarations in front."""
+        from jsonata.utils import Utils
+
+        # moto checks a string or null result again as $type(<expression>) / $exists(<expression>)
+        wrapper = next((w for w in _WRAPPERS if expression.startswith(w + "(") and expression.endswith(")")), None)
+        inner = expression[len(wrapper) + 1 : -1] if wrapper else expression
+        split = _split_declarations(inner, self.declarations)
+        if split is None:
+            return Utils.convert_nulls(self.raw(expression, None))
+        body, bindings = split
+        return Utils.convert_nulls(self.raw(f"{wrapper}({body})" if wrapper else body, bindings))
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as the JSON moto would have written (dates ISO 8601, other objects ``str``), sharing what needs no change.
+
+    Returns ``value`` itself when it is JSON already (no copy), else a copy of only the
+    containers on the way to what changed.
+    """
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    if isinstance(value, dict):
+        changed: dict[str, Any] | None = None
+        for key, item in value.items():
+            new = _jsonable(item)
+            if new is not item:
+                changed = dict(value) if changed is None else changed
+                changed[key] = new
+        return value if changed is None else changed
+    if isinstance(value, list):
+        changed_list: list[Any] | None = None
+        for index, item in enumerate(value):
+            new = _jsonable(item)
+            if new is not item:
+                changed_list = list(value) if changed_list is None else changed_list
+                changed_list[index] = new
+        return value if changed_list is None else changed_list
+    if isinstance(value, tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+#: ``$states`` parts moto samples by reference prefix (``moto/.../asl/eval/states.py``).
+_STATES_PARTS = (("input", "$states.input"), ("context", "$states.context"), ("result", "$states.result"),
+                 ("errorOutput", "$states.errorOutput"))
+
+
+def _bindings(env: Any, references: set[str], *, with_states: bool) -> dict[str, Any]:
+    """The values an expression's ``$`` references name, as Python values: ``$states`` (the parts
+    referenced, as moto samples them) and each variable of the state's scope that is referenced."""
+    from moto.stepfunctions.parser.asl.eval.variable_store import NoSuchVariable
+
+    bindings: dict[str, Any] = {}
+    if with_states:
+        data = env.states._states_data
+        if not references or "$states" in references:
+            bindings["states"] = _jsonable(dict(data))
+        else:
+            bindings["states"] = {key: _jsonable(data[key]) for key, prefix in _STATES_PARTS
+                                  if any(reference.startswith(prefix) for reference in references)}
+    store = env.variable_store
+    for reference in references:
+        name = reference[1:].split(".", 1)[0]
+        if not name or name in bindings:
+            continue
+        try:
+            bindings[name] = _jsonable(store.get(name))
+        except NoSuchVariable:
+            pass
+    return bindings
+
+
+def _install_direct_bindings(evaluator: _Evaluator) -> None:
+    """Evaluate JSONata states' expressions with their variables bound as Python values.
+
+    moto writes ``$states`` and *every* variable in scope as JSON text in front of each
+    expression (``StringJSONata``, ``StringVariableSample``), then parses it back; with step
+    outputs held in variables that is the whole execution's data, encoded and decoded at every
+    evaluation (``O(data)`` per expression). Here only the variables the expression references
+    are bound, as they are (dates turned into ISO 8601 text as moto's encoder does). moto's
+    check that an expression returned something stays: *undefined* fails the state with
+    ``States.QueryEvaluationError`` and moto's cause text.
+    """
+    from jsonata.utils import Utils
+    from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    from moto.stepfunctions.parser.asl.component.common.query_language import QueryLanguageMode
+    from moto.stepfunctions.parser.asl.component.common.string import string_expression
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import extract_jsonata_variable_references
+
+    def undefined(env: Any, expression: str) -> None:
+        error_name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
+        details = EvaluationFailedEventDetails(
+            cause=f"The JSONata expression '{expression}' returned nothing (undefined).",
+            error=error_name.error_name,
+        )
+        failure = FailureEvent(env=env, error_name=error_name, event_type=HistoryEventType.EvaluationFailed,
+                               event_details=EventDetails(evaluationFailedEventDetails=details))
+        env.event_manager.add_event(context=env.event_history_context, event_type=HistoryEventType.EvaluationFailed,
+                                    event_details=EventDetails(evaluationFailedEventDetails=details))
+        raise FailureEventException(failure_event=failure)
+
+    def jsonata_body(self: Any, env: Any) -> None:
+        references = extract_jsonata_variable_references(self.expression)
+        result = evaluator.raw(self.expression, _bindings(env, references, with_states=True))
+        if result is None:
+            undefined(env, self.expression)
+        env.stack.append(Utils.convert_nulls(result))
+
+    def variable_sample_body(self: Any, env: Any) -> None:
+        references = extract_jsonata_variable_references(self.expression)
+        with_states = self.query_language_mode == QueryLanguageMode.JSONata
+        result = evaluator.raw(self.expression, _bindings(env, references, with_states=with_states))
+        env.stack.append(Utils.convert_nulls(result))
+
+    for cls, body in ((string_expression.StringJSONata, jsonata_body),
+                      (string_expression.StringVariableSample, variable_sample_body)):
+        _installed.setdefault(f"eval_body:{cls.__name__}", cls._eval_body)
+        cls._eval_body = body
 
 
 @dataclass
@@ -451,6 +590,13 @@ def check_seams() -> None:
     for name in ("_publish_history_event", "get_event_history"):
         if not hasattr(EventManager, name):
             problems.append(f"EventManager.{name}")
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    if not isinstance(AmazonStateLanguageParser.__dict__.get("parse"), staticmethod):
+        problems.append("AmazonStateLanguageParser.parse")
+    if not hasattr(BaseExecutionWorkerCommunication, "terminated"):
+        problems.append("BaseExecutionWorkerCommunication.terminated")
     for name in ("_normalise_parameters", "_normalise_response", "_eval_service_task"):
         if not hasattr(StateTaskServiceSfn, name):
             problems.append(f"StateTaskServiceSfn.{name}")
@@ -514,7 +660,9 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
     if "wait" not in _installed:
         _installed["wait"] = WaitFunction._wait_interval
         _installed["retry_time"] = retrier_decl.time
-    moto_jsonata._eval_jsonata = _make_evaluator()
+    evaluator = _Evaluator()
+    moto_jsonata._eval_jsonata = evaluator
+    _install_direct_bindings(evaluator)
 
     def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
         return registry.invoke(function_name, body, response_headers)
@@ -522,6 +670,7 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
     LambdaSimpleBackend.invoke = invoke
     _install_nested_executions()
     _install_history_notice(history)
+    _install_parse_cache()
     _install_client_cache()
     _install_path_cache()
     _install_variables()
@@ -588,21 +737,60 @@ _replaced_clients: list[Any] = []
 
 
 def _install_history_notice(history: HistoryFeed | None) -> None:
-    """Make moto's event manager tell ``history`` of every event it records (``None``: nobody)."""
-    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    """Make moto tell ``history`` of every event it records and of every execution's end (``None``: nobody).
 
-    if "publish_event" not in _installed:
-        _installed["publish_event"] = EventManager._publish_history_event
-    original = _installed["publish_event"]
+    An execution's status turns terminal *after* its last event is recorded
+    (``BaseExecutionWorkerCommunication.terminated``), so a reader that saw the last event while
+    the status still read ``RUNNING`` is woken once more when the status is set, instead of
+    sleeping until its poll timeout.
+    """
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = _installed.setdefault("publish_event", EventManager._publish_history_event)
+    original_terminated = _installed.setdefault("terminated", BaseExecutionWorkerCommunication.terminated)
     if history is None:
         EventManager._publish_history_event = original
+        BaseExecutionWorkerCommunication.terminated = original_terminated
         return
 
     def publish(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         history.notify()
 
+    def terminated(self: Any) -> None:
+        try:
+            original_terminated(self)
+        finally:
+            history.notify()
+
     EventManager._publish_history_event = publish
+    BaseExecutionWorkerCommunication.terminated = terminated
+
+
+def _install_parse_cache() -> None:
+    """Parse each state machine definition with ANTLR once, not at every execution.
+
+    moto parses the definition text at ``CreateStateMachine`` and again at every execution
+    start (``ExecutionWorker._get_evaluation_entrypoint``): the ANTLR lexer and parser, in pure
+    Python, take 20-40 ms for a 10-state machine, most of a warm local run. The parse tree is
+    cached by the definition's text (bounded, least recently used first out); the evaluation
+    components are still built anew from it for every call (moto's ``Preprocessor``, ~1 ms), so
+    no execution shares state with another. Syntax errors are not cached.
+    """
+    import functools
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = _installed.setdefault("asl_parse", AmazonStateLanguageParser.__dict__["parse"].__func__)
+    parse_tree = functools.lru_cache(maxsize=256)(lambda definition: original(definition)[1])
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = parse_tree(definition)
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
 
 
 def _pascal_keys(value: Any) -> None:
