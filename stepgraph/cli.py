@@ -172,7 +172,8 @@ def run(file: Path = typer.Argument(..., help="Workflow file."),
         raise typer.Exit(1)
     decision = "approved" if approve else "rejected" if reject else None
     try:
-        with LocalEngine(project, real_time=real_time, approval_decision=decision) as engine:
+        with LocalEngine(project, real_time=real_time, approval_decision=decision,
+                         start_agents_for=[wf.name]) as engine:
             on_event = lambda e: _print_event(e, as_json)  # noqa: E731
             result = engine.run(wf.name, execution_input, on_event=on_event, on_approval=_ask_approval, follow_chain=False)
             if as_json:

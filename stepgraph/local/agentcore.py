@@ -21,7 +21,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from stepgraph_runtime import env as env_names
 
@@ -83,6 +83,8 @@ class AgentProcess:
         self.env = env or {}
         self.log_dir = log_dir
         self.process: subprocess.Popen[bytes] | None = None
+        #: True once ``GET /ping`` answered and the listening sockets were checked.
+        self.ready = False
         self._log: Any = None
 
     @property
@@ -90,19 +92,14 @@ class AgentProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start the process on 127.0.0.1, wait until ``GET /ping`` answers, check it listens on loopback only.
+        """Start the process (:meth:`launch`) and wait until it is ready (:meth:`wait_ready`)."""
+        self.launch()
+        self.wait_ready()
 
-        The entrypoint runs under :data:`LAUNCHER`, which binds its uvicorn server to
-        127.0.0.1 whatever the environment (the AgentCore SDK would bind 0.0.0.0 when
-        ``/.dockerenv`` exists). Once it answers, every TCP socket its process tree listens
-        on is read from ``/proc``; one on another address stops the agent.
-
-        Raises
-        ------
-        AgentStartError
-            When the process exits, does not answer within 30 s, or listens on an address
-            other than loopback (it is stopped first).
-        """
+    def launch(self) -> None:
+        """Start the process and return at once (it is not ready yet; see :meth:`wait_ready`)."""
+        if self.process is not None:
+            return
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NOVA_ACT_API_KEY"))}
         env.update(self.spec.environment)
         env.update(self.env)
@@ -116,6 +113,25 @@ class AgentProcess:
             [sys.executable, str(LAUNCHER), self.spec.entrypoint], cwd=self.spec.path, env=env,
             stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )
+
+    def wait_ready(self) -> None:
+        """Wait until ``GET /ping`` answers on 127.0.0.1, then check the process listens on loopback only.
+
+        The entrypoint runs under :data:`LAUNCHER`, which binds its uvicorn server to
+        127.0.0.1 whatever the environment (the AgentCore SDK would bind 0.0.0.0 when
+        ``/.dockerenv`` exists). Once it answers, every TCP socket its process tree listens
+        on is read from ``/proc``; one on another address stops the agent.
+
+        Raises
+        ------
+        AgentStartError
+            When the process exits, does not answer within 30 s, or listens on an address
+            other than loopback (it is stopped first).
+        """
+        if self.ready:
+            return
+        self.launch()
+        assert self.process is not None
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -126,10 +142,11 @@ class AgentProcess:
                 conn.request("GET", "/ping")
                 if conn.getresponse().status == 200:
                     self._check_loopback_only()
+                    self.ready = True
                     return
             except OSError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         self.stop()
         raise AgentStartError(f"agent {self.spec.agent_id} did not answer GET /ping within {STARTUP_SECONDS:.0f} s")
 
@@ -152,6 +169,11 @@ class AgentProcess:
         """True while the process runs."""
         return self.process is not None and self.process.poll() is None
 
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM) without waiting; :meth:`stop` then waits."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 5 s)."""
         if self.process and self.process.poll() is None:
@@ -160,6 +182,7 @@ class AgentProcess:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.ready = False
         if self._log:
             self._log.close()
             self._log = None
@@ -168,7 +191,7 @@ class AgentProcess:
 class AgentCoreGateway:
     """Emulates AgentCore's ``InvokeAgentRuntime`` on loopback and forwards to agent processes.
 
-    Agents start lazily, on their first invocation, and stay up until :meth:`stop`.
+    Agents start on their first invocation (or earlier, with :meth:`launch`) and stay up until :meth:`stop`.
 
     It also answers the three Step Functions callback actions an async agent sends
     (``SendTaskSuccess``/``SendTaskFailure``/``SendTaskHeartbeat``, botocore's JSON protocol on
@@ -206,7 +229,9 @@ class AgentCoreGateway:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, name="agentcore-gateway", daemon=True)
+        # polls for shutdown every 50 ms (serve_forever's default, 0.5 s, is what stop() would wait)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="agentcore-gateway", daemon=True)
 
     @property
     def endpoint_url(self) -> str:
@@ -223,11 +248,29 @@ class AgentCoreGateway:
         return self
 
     def stop(self) -> None:
-        """Stop the gateway and every agent process."""
+        """Stop the gateway and every agent process (all are signalled first, then each is waited for)."""
+        for process in self.processes.values():
+            process.terminate()
         self.server.shutdown()
         self.server.server_close()
         for process in self.processes.values():
             process.stop()
+
+    def launch(self, agent_ids: Iterable[str]) -> None:
+        """Start the processes of these agents now, without waiting for them to be ready.
+
+        Their first invocation then waits only for what is left of their start-up, which
+        overlaps whatever the caller does meanwhile (the engine's own start-up). An agent that
+        fails to start fails that first invocation, as a lazily started one would. Unknown ids
+        are ignored.
+        """
+        wanted = set(agent_ids)
+        with self._lock:
+            for arn, spec in self.agents.items():
+                if spec.agent_id in wanted and arn not in self.processes:
+                    process = AgentProcess(spec, env=self.env, log_dir=self.log_dir)
+                    process.launch()
+                    self.processes[arn] = process
 
     def process_for(self, arn: str) -> AgentProcess:
         """The running process behind a runtime ARN, started on first use and restarted when it died.
@@ -248,11 +291,15 @@ class AgentCoreGateway:
                 dead.stop()  # closes its log
                 del self.processes[arn]
             if arn not in self.processes:
-                spec = self.agents[arn]
-                process = AgentProcess(spec, env=self.env, log_dir=self.log_dir)
-                process.start()
-                self.processes[arn] = process
-            return self.processes[arn]
+                self.processes[arn] = AgentProcess(self.agents[arn], env=self.env, log_dir=self.log_dir)
+            process = self.processes[arn]
+            try:
+                process.wait_ready()
+            except AgentStartError:
+                process.stop()  # closes its log
+                del self.processes[arn]
+                raise
+            return process
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         gateway = self

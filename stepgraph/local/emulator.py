@@ -244,6 +244,22 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _jsonable_context(context: Any) -> Any:
+    """:func:`_jsonable` of a context object, without walking ``Execution.Input``.
+
+    The execution input is ``json.loads`` of ``StartExecution``'s text, JSON by construction, and
+    every Map iteration's context holds all of it: walking it per expression would make a loop
+    over the input's items quadratic.
+    """
+    if not isinstance(context, dict) or not isinstance(context.get("Execution"), dict):
+        return _jsonable(context)
+    execution = context["Execution"]
+    rest = _jsonable({**context, "Execution": {k: v for k, v in execution.items() if k != "Input"}})
+    if "Input" in execution:
+        rest["Execution"]["Input"] = execution["Input"]
+    return rest
+
+
 #: ``$states`` parts moto samples by reference prefix (``moto/.../asl/eval/states.py``).
 _STATES_PARTS = (("input", "$states.input"), ("context", "$states.context"), ("result", "$states.result"),
                  ("errorOutput", "$states.errorOutput"))
@@ -257,11 +273,10 @@ def _bindings(env: Any, references: set[str], *, with_states: bool) -> dict[str,
     bindings: dict[str, Any] = {}
     if with_states:
         data = env.states._states_data
-        if not references or "$states" in references:
-            bindings["states"] = _jsonable(dict(data))
-        else:
-            bindings["states"] = {key: _jsonable(data[key]) for key, prefix in _STATES_PARTS
-                                  if any(reference.startswith(prefix) for reference in references)}
+        everything = not references or "$states" in references
+        bindings["states"] = {key: (_jsonable_context(data[key]) if key == "context" else _jsonable(data[key]))
+                              for key, prefix in _STATES_PARTS
+                              if key in data and (everything or any(reference.startswith(prefix) for reference in references))}
     store = env.variable_store
     for reference in references:
         name = reference[1:].split(".", 1)[0]

@@ -16,19 +16,17 @@ Waits and retry back-offs are fast-forwarded unless ``real_time=True``.
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import logging
 import os
 import secrets
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from stepgraph_runtime import env
 from stepgraph_runtime.trace import trace_id_of, traceparent_for_execution
@@ -185,6 +183,10 @@ class LocalEngine:
         in an ``api_call``'s headers reads). Default: ``<project>/.stepgraph/secrets.json``
         (an object of names and string values) when it exists — a file kept out of git, never a
         workflow or an input.
+    start_agents_for:
+        Workflows about to run: the agents they (their subflows, and the workflows they chain
+        to) invoke are started with the engine, so their start-up overlaps the emulator's.
+        Default: none; every agent starts on its first invocation.
 
     Examples
     --------
@@ -196,8 +198,9 @@ class LocalEngine:
 
     def __init__(self, project: Project, *, real_time: bool = False, results_dir: Path | None = None,
                  agent_env: dict[str, str] | None = None, approval_decision: str | None = None,
-                 secrets: dict[str, str] | None = None):
+                 secrets: dict[str, str] | None = None, start_agents_for: Iterable[str] = ()):
         self.project = project
+        self.start_agents_for = tuple(start_agents_for)
         self.secrets = secrets if secrets is not None else _local_secrets(project.root / ".stepgraph" / "secrets.json")
         self.approval_decision = approval_decision
         self.real_time = real_time
@@ -240,6 +243,7 @@ class LocalEngine:
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "stepgraph-local",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         })
+        self.gateway.launch(self.agents_for(self.start_agents_for))
         # moto logs every failed state at ERROR with its whole parse tree; failures are expected
         # here (they are how Retry/Catch are exercised) and reach the user as step events instead
         moto_logger = logging.getLogger("moto.stepfunctions")
@@ -267,6 +271,24 @@ class LocalEngine:
             else:
                 os.environ[key] = value
 
+    def agents_for(self, workflow_names: Iterable[str]) -> list[str]:
+        """The agents these workflows may invoke: their own, their subflows', and those of the workflows they chain to."""
+        from ..chaining import chain_routes
+
+        workflows = self.project.workflows
+        routes = chain_routes(workflows) if workflow_names else {}
+        per_workflow = session_agents(workflows)
+        found: set[str] = set()
+        queue, seen = list(workflow_names), set()
+        while queue:
+            name = queue.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            found.update(per_workflow.get(name, ()))
+            queue += [target["workflow"] for target in routes.get(name, [])]
+        return sorted(found)
+
     @property
     def approvals(self) -> Any:
         """The approval requests (:class:`~stepgraph.approvals.ApprovalStore`); its table is created on first use.
@@ -292,40 +314,37 @@ class LocalEngine:
     # ------------------------------------------------------------------ resources
 
     def _create_resources(self) -> None:
-        s3, sns, iam, lam = (self.clients[s] for s in ("s3", "sns", "iam", "lambda"))
+        """The results bucket and topics, and the in-process handlers behind every Lambda ARN.
+
+        No IAM role and no moto Lambda function is created: moto's Step Functions takes any
+        role ARN, and its Lambda ``Invoke`` goes to the registry (:mod:`.emulator`) without
+        looking the function up, so ``lambda:invoke`` Tasks only need an ARN to name.
+        """
+        s3, sns = self.clients["s3"], self.clients["sns"]
         s3.create_bucket(Bucket=RESULTS_BUCKET_NAME)
         self.topic_arn = sns.create_topic(Name=RESULTS_TOPIC_NAME)["TopicArn"]
         self.approvals_topic_arn = sns.create_topic(Name=APPROVALS_TOPIC_NAME)["TopicArn"]
         self._set_env({env.APPROVALS_TABLE_NAME: APPROVALS_TABLE_NAME, env.APPROVALS_TOPIC_ARN: self.approvals_topic_arn,
                        env.PAYLOADS_BUCKET: RESULTS_BUCKET_NAME})
-        role = iam.create_role(RoleName="stepgraph-local", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}],
-        }))["Role"]["Arn"]
-        self.role_arn = role
+        self.role_arn = f"arn:aws:iam::{ACCOUNT}:role/stepgraph-local"
         self.substitutions = {RESULTS_BUCKET: RESULTS_BUCKET_NAME, RESULTS_TOPIC: self.topic_arn}
         for agent_id in self.project.agents:
             self.substitutions[agent_runtime_key(agent_id)] = local_runtime_arn(agent_id, region=REGION, account=ACCOUNT)
-        archive = io.BytesIO()
-        with zipfile.ZipFile(archive, "w") as zf:
-            zf.writestr("handler.py", "# runs in-process in local mode\n")
         import_tools(self.project.root)  # as ``tools``, for lambdas/tool_call (deployed, it sits in the asset)
         for key, spec in STATE_MACHINE_HANDLERS.items():
             module = _load_handler(spec, self.project.root)
             if module is None:
                 continue
             self.registry.register(spec.local_name, module.lambda_handler)
-            arn = lam.create_function(FunctionName=spec.local_name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
-                                      Code={"ZipFile": archive.getvalue()}, Timeout=spec.timeout_seconds)["FunctionArn"]
-            self.substitutions[key] = arn
-        self._setup_chaining(archive.getvalue(), role)
+            self.substitutions[key] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.local_name}"
+        self._setup_chaining()
         module = _load_handler(RECORD_BACKSTOP, self.project.root)
         if module is not None:
             self.registry.register(RECORD_BACKSTOP.local_name, module.lambda_handler)
             self._set_env({env.RESULTS_BUCKET_NAME: RESULTS_BUCKET_NAME, env.RESULTS_TOPIC_ARN: self.topic_arn,
                            env.STATE_MACHINE_NAME_PREFIX: ""})
 
-    def _setup_chaining(self, code: bytes, role: str) -> None:
+    def _setup_chaining(self) -> None:
         """Subscribe the chain handler's delivery queue to the results topic, filtered per upstream.
 
         Deployed, SNS invokes ``lambdas/chain`` directly; locally the deliveries wait in an SQS
@@ -340,8 +359,6 @@ class LocalEngine:
         if module is None:
             return
         self.registry.register(CHAIN.local_name, module.lambda_handler)
-        self.clients["lambda"].create_function(FunctionName=CHAIN.local_name, Runtime="python3.12", Role=role,
-                                               Handler="handler.lambda_handler", Code={"ZipFile": code})
         sqs, sns = self.clients["sqs"], self.clients["sns"]
         self.chain_queue_url = sqs.create_queue(QueueName=CHAIN_QUEUE_NAME)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.chain_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
