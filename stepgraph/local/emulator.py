@@ -11,6 +11,8 @@ Language locally"):
   dispatcher that runs the real handler in-process and reports an exception the way Lambda
   does (``x-amz-function-error`` + ``{"errorType", "errorMessage"}``), so ``Retry``/``Catch``
   match the exception's class name.
+  A ``lambda:invoke`` Task of a registered function calls it directly, with the answer moto's
+  Lambda integration would give, without the botocore and HTTP-stubber round trip.
 * **Time**: ``Wait`` states and retry back-offs can be fast-forwarded.
 * **Start-up**: moto's interpreter imports its AWS Batch integration, and with it moto's whole
   Batch, EC2 and ECS emulations (about 60 % of the interpreter's import time), whether a state
@@ -140,6 +142,41 @@ def _split_declarations(expression: str, function_declarations: tuple[str, ...])
     return expression[pos:-1], bindings
 
 
+_NAME = r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)"
+#: ``$var.key.key`` (keys plain or in backticks), alone or in the compiler's guard for a template reference.
+_PATH = re.compile(rf"\$(?P<var>[A-Za-z_][A-Za-z0-9_]*)(?P<keys>(?:\.{_NAME})*)")
+_GUARDED = re.compile(rf"\(\$v := (?P<path>{_PATH.pattern}); \$exists\(\$v\) \? \$v : null\)")
+_KEY = re.compile(_NAME)
+_NOT_PLAIN = object()
+
+
+def _path_plan(text: str) -> tuple[str, ...]:
+    """``(variable, key, …)`` when ``text`` is a plain path into a variable (or the compiler's
+    guarded form of one); ``()`` otherwise."""
+    guarded = _GUARDED.fullmatch(text)
+    match = _PATH.fullmatch(guarded.group("path") if guarded else text)
+    if not match:
+        return ()
+    keys = tuple(key.strip("`") for key in _KEY.findall(match.group("keys")))
+    return (match.group("var"), *keys)
+
+
+def _follow(plan: tuple[str, ...], bindings: dict[str, Any]) -> Any:
+    """The value a plain path reads when only objects lie on the way and it ends at a string,
+    integer, boolean or object; :data:`_NOT_PLAIN` whenever JSONata's own rules could differ
+    (arrays and their flattening, null, numbers that are not integers, a missing key)."""
+    value: Any = bindings
+    for key in plan:
+        if type(value) is not dict:
+            return _NOT_PLAIN
+        value = value.get(key, _NOT_PLAIN)
+        if value is _NOT_PLAIN:
+            return _NOT_PLAIN
+    if isinstance(value, (str, dict)) or (isinstance(value, int) and not isinstance(value, bool)) or value is True or value is False:
+        return value
+    return _NOT_PLAIN
+
+
 class _Evaluator:
     """JSONata for moto's interpreter, with ``jsonata-python``: compiled once per text, shared by threads.
 
@@ -147,6 +184,11 @@ class _Evaluator:
     one thread at a time, and a Map's iterations (each on a thread of its own) reuse what others
     compiled. Instances keep JSONata's ``null`` apart from *undefined* (``Utils.NULL_VALUE`` vs
     ``None``), so a caller can tell "returned nothing" without evaluating again.
+
+    A plain path into a variable (``$states.input.item``, ``$states.context.Map.Item.Value``,
+    and the compiler's ``($v := <path>; $exists($v) ? $v : null)``), most of what a loop body
+    evaluates, is read directly when the value on its way leaves no room for JSONata's own rules
+    (:func:`_follow`); anything else is evaluated by ``jsonata-python``.
     """
 
     def __init__(self) -> None:
@@ -155,6 +197,7 @@ class _Evaluator:
         self.functions = _sfn_functions()
         self.declarations = tuple(getattr(moto_functions, "_DECLARATION_BY_VARIABLE_REFERENCE", {}).values())
         self._pools: dict[str, list[Any]] = {}
+        self._plans: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def _acquire(self, text: str) -> Any:
@@ -185,6 +228,14 @@ class _Evaluator:
         """
         from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
+        if bindings is not None:
+            plan = self._plans.get(text)
+            if plan is None:
+                plan = self._plans.setdefault(text, _path_plan(text))
+            if plan:
+                value = _follow(plan, bindings)
+                if value is not _NOT_PLAIN:
+                    return value
         expr = self._acquire(text)
         try:
             return expr.evaluate(None, bindings)
@@ -619,6 +670,11 @@ def check_seams() -> None:
         problems.append("moto.stepfunctions.parser.asl.jsonata.jsonata._eval_jsonata")
     if not hasattr(LambdaSimpleBackend, "invoke"):
         problems.append("LambdaSimpleBackend.invoke")
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    for name in ("_invoke_lambda_function", "_from_payload"):
+        if not callable(getattr(lambda_eval_utils, name, None)):
+            problems.append(f"lambda_eval_utils.{name}")
     if not hasattr(WaitFunction, "_wait_interval"):
         problems.append("WaitFunction._wait_interval")
     if not hasattr(retrier_decl, "time"):
@@ -683,6 +739,7 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
         return registry.invoke(function_name, body, response_headers)
 
     LambdaSimpleBackend.invoke = invoke
+    _install_direct_lambda(registry)
     _install_nested_executions()
     _install_history_notice(history)
     _install_parse_cache()
@@ -709,6 +766,48 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
 
     WaitFunction._wait_interval = wait_interval
     retrier_decl.time = _FastTime()
+
+
+#: moto's Lambda ``Invoke`` answers ``Function.ResponseSizeTooLarge`` above this (``sys.getsizeof`` of the payload).
+_LAMBDA_RESPONSE_LIMIT = 6_000_000
+
+
+def _install_direct_lambda(registry: LambdaRegistry) -> None:
+    """Let ``lambda:invoke`` Tasks call the registry's handler without a round trip through botocore and moto.
+
+    moto's integration serializes the request with botocore, routes it through its HTTP stubber
+    to its Lambda backend (whose ``invoke`` the registry replaces) and parses the answer back:
+    ~5 ms per invocation, most of a loop over tool calls. Here a synchronous invocation of a
+    function the registry knows gets the same answer directly: ``{"StatusCode": 200,
+    "Payload": <decoded>}``, plus ``FunctionError`` when the handler raised, and moto's
+    ``Function.ResponseSizeTooLarge`` above its limit. Any other invocation (unknown function,
+    ``Event`` or ``DryRun`` type) still goes through moto.
+    """
+    import io
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = _installed.setdefault("invoke_lambda_function", lambda_eval_utils._invoke_lambda_function)
+
+    def invoke(parameters: dict, region: str, state_credentials: Any) -> dict[str, Any]:
+        name = parameters.get("FunctionName")
+        if (not isinstance(name, str) or registry.handler_for(name) is None
+                or parameters.get("InvocationType", "RequestResponse") != "RequestResponse"):
+            return original(parameters, region, state_credentials)
+        headers: dict[str, str] = {}
+        payload = registry.invoke(name, parameters.get("Payload"), headers)
+        if sys.getsizeof(payload) > _LAMBDA_RESPONSE_LIMIT:
+            headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps({
+                "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }).encode("utf-8")
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": lambda_eval_utils._from_payload(io.BytesIO(payload))}
+        if "x-amz-function-error" in headers:
+            response["FunctionError"] = headers["x-amz-function-error"]
+        return response
+
+    lambda_eval_utils._invoke_lambda_function = invoke
 
 
 def _install_path_cache() -> None:
