@@ -147,3 +147,34 @@ def test_an_agent_that_cannot_start_fails_its_first_invocation_with_agent_error(
     assert record["status"] == "failed"
     assert record["error"]["code"] == "AGENT_ERROR"
     assert record["error"]["step"] == "agent"
+
+
+def test_lambda_tasks_answer_as_the_lambda_integration_does(echo_engine):
+    # GIVEN in-process handlers behind three function names, one of them answering too much
+    echo_engine.registry.register("echo-fn", lambda event, context: {"got": event})
+    echo_engine.registry.register("huge-fn", lambda event, context: "x" * 7_000_000)
+
+    def raising(event, context):
+        raise ValueError("nope")
+
+    echo_engine.registry.register("boom-fn", raising)
+    catch = [{"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput %}", "Next": "caught"}]
+    definition = {"QueryLanguage": "JSONata", "StartAt": "echo", "States": {
+        "echo": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:echo-fn",
+                               "Payload": {"x": 1}}, "Output": "{% $states.result %}", "Next": "boom"},
+        "boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"FunctionName": "boom-fn", "Payload": {}}, "Catch": catch, "Next": "huge"},
+        "caught": {"Type": "Pass", "Assign": {"boom": "{% $states.input.Error %}"}, "Next": "huge"},
+        "huge": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"FunctionName": "huge-fn", "Payload": {}}, "End": True},
+    }}
+    described = _raw_execution(echo_engine, "raw-lambda", definition, {})
+    history = echo_engine.client("stepfunctions").get_execution_history(executionArn=described["executionArn"])["events"]
+    succeeded = [json.loads(e["taskSucceededEventDetails"]["output"]) for e in history if e["type"] == "TaskSucceeded"]
+    failed = [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"]
+    # THEN the answer has Lambda's shape, a raised exception is a function error named by its
+    # class, and an answer over 6 MB fails as Lambda's does
+    assert succeeded == [{"StatusCode": 200, "Payload": {"got": {"x": 1}}}]
+    assert failed == ["ValueError", "Function.ResponseSizeTooLarge"]
+    assert described["status"] == "FAILED" and described["error"] == "Function.ResponseSizeTooLarge"
