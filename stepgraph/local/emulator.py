@@ -4,9 +4,9 @@ moto 5.2.5 (pinned) executes Amazon States Language when started with
 ``execute_state_machine``; three gaps are closed here (FIELD-NOTES "Running Amazon States
 Language locally"):
 
-* **JSONata** is not wired in moto (moto issue 10105): ``_eval_jsonata`` is plugged with
-  ``jsonata-python``, plus the functions Step Functions adds to JSONata (``$parse``, ``$uuid``,
-  ``$hash``, ``$partition``, ``$range``, ``$random``).
+* **JSONata** is not wired in moto (moto issue 10105): expressions are evaluated by
+  :mod:`stepgraph.local.expressions` (``jsonata-python`` plus the functions Step Functions adds,
+  only the referenced variables bound, as Python values), installed here.
 * **Lambda** without Docker echoes its payload: ``LambdaSimpleBackend.invoke`` is replaced by a
   dispatcher that runs the real handler in-process and reports an exception the way Lambda
   does (``x-amz-function-error`` + ``{"errorType", "errorMessage"}``), so ``Retry``/``Catch``
@@ -32,10 +32,9 @@ Language locally"):
 * **Clients**: moto's interpreter creates a new boto3 client for every Task it runs (about
   50 ms each: a Lambda invocation, an S3 put, an SNS publish); the clients are cached per
   region and service instead (botocore clients are thread-safe).
-* **Variables** (``Assign``): moto writes a string variable into the JSONata text it evaluates
-  as ``"<value>"`` without escaping, so a value holding a quote or a line break breaks every
-  later expression (and the ``assignedVariables`` of the history). Strings are JSON-encoded
-  here, as every other value already is.
+* **Variables** (``Assign``): moto writes a string variable as ``"<value>"`` without escaping
+  where it still writes variables as text (the ``assignedVariables`` of the history); strings are
+  JSON-encoded there (:func:`stepgraph.local.expressions.install_variables`).
 * **Nested executions** (``arn:aws:states:::states:startExecution.sync:2``, a ``subflow``
   step): moto's copy of the interpreter leaves the parameter and response normalisation of
   its Step Functions integration empty, so ``StateMachineArn`` never reaches botocore's
@@ -47,21 +46,20 @@ These touch private names; :func:`check_seams` fails loudly if moto moved them.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
-import random
-import re
 import sys
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from enum import Enum
 from types import ModuleType
 from typing import Any, Callable
+
+from .expressions import Evaluator, install_direct_bindings, install_variables
 
 __all__ = ["install_seams", "restore_real_time", "check_seams", "defer_moto_batch", "HistoryFeed", "LambdaRegistry",
            "LambdaContext", "FastForward", "SeamError", "TaskCallbacks"]
@@ -69,330 +67,6 @@ __all__ = ["install_seams", "restore_real_time", "check_seams", "defer_moto_batc
 
 class SeamError(RuntimeError):
     """moto's internals no longer look as this module expects (the pinned version moved)."""
-
-
-def _sfn_functions() -> dict[str, Callable[..., Any]]:
-    """JSONata functions Step Functions provides (Step Functions developer guide, "JSONata")."""
-
-    def partition(array: list, size: int) -> list:
-        size = int(size)
-        return [array[i : i + size] for i in range(0, len(array), size)]
-
-    def rng(start: float, end: float, step: float) -> list:
-        out, value = [], start
-        while (step > 0 and value <= end) or (step < 0 and value >= end):
-            out.append(value)
-            value += step
-        return out
-
-    def hash_(value: str, algorithm: str = "SHA-256") -> str:
-        name = algorithm.replace("-", "").lower()
-        return hashlib.new(name, str(value).encode("utf-8")).hexdigest()
-
-    return {
-        "parse": lambda text: json.loads(text),
-        "uuid": lambda: str(uuid.uuid4()),
-        "hash": hash_,
-        "partition": partition,
-        "range": rng,
-        "random": lambda *seed: random.Random(seed[0]).random() if seed else random.random(),
-    }
-
-
-_DECLARATION = re.compile(r"\$([A-Za-z0-9_]+):=")
-#: Functions moto wraps a whole evaluated expression in to check its result's type.
-_WRAPPERS = ("$type", "$exists")
-
-
-def _split_declarations(expression: str, function_declarations: tuple[str, ...]) -> tuple[str, dict[str, Any]] | None:
-    """Split moto's ``($states:=<json>;$x:=<json>;<expression>)`` into expression and bindings.
-
-    moto inlines every variable as JSON text in front of the expression; parsing that text with
-    a pure-Python JSONata parser costs time proportional to the execution input on *every*
-    evaluation (a 1,000-item loop took minutes). ``json`` decodes it at C speed instead, and the
-    remaining expression is compiled once and cached. Returns ``None`` when the text does not
-    have that shape (then it is evaluated as it is).
-    """
-    if not expression.startswith("(") or not expression.endswith(")"):
-        return None
-    pos = 1
-    stripped = True
-    while stripped:  # moto's JSONata stand-ins for $parse, $uuid …: ours are registered instead
-        stripped = False
-        for declaration in function_declarations:
-            if expression.startswith(declaration, pos):
-                pos += len(declaration)
-                stripped = True
-    bindings: dict[str, Any] = {}
-    decoder = json.JSONDecoder()
-    while True:
-        match = _DECLARATION.match(expression, pos)
-        if not match:
-            break
-        try:
-            value, end = decoder.raw_decode(expression, match.end())
-        except ValueError:
-            return None
-        if end >= len(expression) or expression[end] != ";":
-            return None
-        bindings[match.group(1)] = value
-        pos = end + 1
-    if not bindings:
-        return None
-    return expression[pos:-1], bindings
-
-
-_NAME = r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)"
-#: ``$var.key.key`` (keys plain or in backticks), alone or in the compiler's guard for a template reference.
-_PATH = re.compile(rf"\$(?P<var>[A-Za-z_][A-Za-z0-9_]*)(?P<keys>(?:\.{_NAME})*)")
-_GUARDED = re.compile(rf"\(\$v := (?P<path>{_PATH.pattern}); \$exists\(\$v\) \? \$v : null\)")
-_KEY = re.compile(_NAME)
-_NOT_PLAIN = object()
-
-
-def _path_plan(text: str) -> tuple[str, ...]:
-    """``(variable, key, …)`` when ``text`` is a plain path into a variable (or the compiler's
-    guarded form of one); ``()`` otherwise."""
-    guarded = _GUARDED.fullmatch(text)
-    match = _PATH.fullmatch(guarded.group("path") if guarded else text)
-    if not match:
-        return ()
-    keys = tuple(key.strip("`") for key in _KEY.findall(match.group("keys")))
-    return (match.group("var"), *keys)
-
-
-def _follow(plan: tuple[str, ...], bindings: dict[str, Any]) -> Any:
-    """The value a plain path reads when only objects lie on the way and it ends at a string,
-    integer, boolean or object; :data:`_NOT_PLAIN` whenever JSONata's own rules could differ
-    (arrays and their flattening, null, numbers that are not integers, a missing key)."""
-    value: Any = bindings
-    for key in plan:
-        if type(value) is not dict:
-            return _NOT_PLAIN
-        value = value.get(key, _NOT_PLAIN)
-        if value is _NOT_PLAIN:
-            return _NOT_PLAIN
-    if isinstance(value, (str, dict)) or (isinstance(value, int) and not isinstance(value, bool)) or value is True or value is False:
-        return value
-    return _NOT_PLAIN
-
-
-class _Evaluator:
-    """JSONata for moto's interpreter, with ``jsonata-python``: compiled once per text, shared by threads.
-
-    Compiled expressions are kept by text, each a pool of instances: one instance evaluates in
-    one thread at a time, and a Map's iterations (each on a thread of its own) reuse what others
-    compiled. Instances keep JSONata's ``null`` apart from *undefined* (``Utils.NULL_VALUE`` vs
-    ``None``), so a caller can tell "returned nothing" without evaluating again.
-
-    A plain path into a variable (``$states.input.item``, ``$states.context.Map.Item.Value``,
-    and the compiler's ``($v := <path>; $exists($v) ? $v : null)``), most of what a loop body
-    evaluates, is read directly when the value on its way leaves no room for JSONata's own rules
-    (:func:`_follow`); anything else is evaluated by ``jsonata-python``.
-    """
-
-    def __init__(self) -> None:
-        from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as moto_functions
-
-        self.functions = _sfn_functions()
-        self.declarations = tuple(getattr(moto_functions, "_DECLARATION_BY_VARIABLE_REFERENCE", {}).values())
-        self._pools: dict[str, list[Any]] = {}
-        self._plans: dict[str, tuple[str, ...]] = {}
-        self._lock = threading.Lock()
-
-    def _acquire(self, text: str) -> Any:
-        import jsonata
-
-        with self._lock:
-            pool = self._pools.get(text)
-            if pool:
-                return pool.pop()
-            if len(self._pools) > 2048:
-                self._pools.clear()
-        expr = jsonata.Jsonata(text)
-        expr.set_output_convert_nulls(False)
-        for name, fn in self.functions.items():
-            expr.register_lambda(name, fn)
-        return expr
-
-    def raw(self, text: str, bindings: dict[str, Any] | None) -> Any:
-        """Evaluate ``text`` with ``bindings`` (variable name without ``$`` → value).
-
-        Returns the result with JSONata ``null`` as ``Utils.NULL_VALUE`` and *undefined* as
-        ``None`` (convert with ``jsonata.utils.Utils.convert_nulls``).
-
-        Raises
-        ------
-        moto.stepfunctions.parser.asl.jsonata.jsonata.JSONataException
-            ``States.QueryEvaluationError`` for any error of the expression.
-        """
-        from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
-
-        if bindings is not None:
-            plan = self._plans.get(text)
-            if plan is None:
-                plan = self._plans.setdefault(text, _path_plan(text))
-            if plan:
-                value = _follow(plan, bindings)
-                if value is not _NOT_PLAIN:
-                    return value
-        expr = self._acquire(text)
-        try:
-            return expr.evaluate(None, bindings)
-        except JSONataException:
-            raise
-        except Exception as exc:  # jsonata-python raises JException and Python errors
-            raise JSONataException("States.QueryEvaluationError", str(exc)) from exc
-        finally:
-            with self._lock:
-                self._pools.setdefault(text, []).append(expr)
-
-    def __call__(self, expression: str) -> Any:
-        """moto's ``_eval_jsonata``: a text with moto's ``$name:=<json>;`` declarations in front."""
-        from jsonata.utils import Utils
-
-        # moto checks a string or null result again as $type(<expression>) / $exists(<expression>)
-        wrapper = next((w for w in _WRAPPERS if expression.startswith(w + "(") and expression.endswith(")")), None)
-        inner = expression[len(wrapper) + 1 : -1] if wrapper else expression
-        split = _split_declarations(inner, self.declarations)
-        if split is None:
-            return Utils.convert_nulls(self.raw(expression, None))
-        body, bindings = split
-        return Utils.convert_nulls(self.raw(f"{wrapper}({body})" if wrapper else body, bindings))
-
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` as the JSON moto would have written (dates ISO 8601, other objects ``str``), sharing what needs no change.
-
-    Returns ``value`` itself when it is JSON already (no copy), else a copy of only the
-    containers on the way to what changed.
-    """
-    if isinstance(value, _JSON_SCALARS):
-        return value
-    if isinstance(value, dict):
-        changed: dict[str, Any] | None = None
-        for key, item in value.items():
-            new = _jsonable(item)
-            if new is not item:
-                changed = dict(value) if changed is None else changed
-                changed[key] = new
-        return value if changed is None else changed
-    if isinstance(value, list):
-        changed_list: list[Any] | None = None
-        for index, item in enumerate(value):
-            new = _jsonable(item)
-            if new is not item:
-                changed_list = list(value) if changed_list is None else changed_list
-                changed_list[index] = new
-        return value if changed_list is None else changed_list
-    if isinstance(value, tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
-def _jsonable_context(context: Any) -> Any:
-    """:func:`_jsonable` of a context object, without walking ``Execution.Input``.
-
-    The execution input is ``json.loads`` of ``StartExecution``'s text, JSON by construction, and
-    every Map iteration's context holds all of it: walking it per expression would make a loop
-    over the input's items quadratic.
-    """
-    if not isinstance(context, dict) or not isinstance(context.get("Execution"), dict):
-        return _jsonable(context)
-    execution = context["Execution"]
-    rest = _jsonable({**context, "Execution": {k: v for k, v in execution.items() if k != "Input"}})
-    if "Input" in execution:
-        rest["Execution"]["Input"] = execution["Input"]
-    return rest
-
-
-#: ``$states`` parts moto samples by reference prefix (``moto/.../asl/eval/states.py``).
-_STATES_PARTS = (("input", "$states.input"), ("context", "$states.context"), ("result", "$states.result"),
-                 ("errorOutput", "$states.errorOutput"))
-
-
-def _bindings(env: Any, references: set[str], *, with_states: bool) -> dict[str, Any]:
-    """The values an expression's ``$`` references name, as Python values: ``$states`` (the parts
-    referenced, as moto samples them) and each variable of the state's scope that is referenced."""
-    from moto.stepfunctions.parser.asl.eval.variable_store import NoSuchVariable
-
-    bindings: dict[str, Any] = {}
-    if with_states:
-        data = env.states._states_data
-        everything = not references or "$states" in references
-        bindings["states"] = {key: (_jsonable_context(data[key]) if key == "context" else _jsonable(data[key]))
-                              for key, prefix in _STATES_PARTS
-                              if key in data and (everything or any(reference.startswith(prefix) for reference in references))}
-    store = env.variable_store
-    for reference in references:
-        name = reference[1:].split(".", 1)[0]
-        if not name or name in bindings:
-            continue
-        try:
-            bindings[name] = _jsonable(store.get(name))
-        except NoSuchVariable:
-            pass
-    return bindings
-
-
-def _install_direct_bindings(evaluator: _Evaluator) -> None:
-    """Evaluate JSONata states' expressions with their variables bound as Python values.
-
-    moto writes ``$states`` and *every* variable in scope as JSON text in front of each
-    expression (``StringJSONata``, ``StringVariableSample``), then parses it back; with step
-    outputs held in variables that is the whole execution's data, encoded and decoded at every
-    evaluation (``O(data)`` per expression). Here only the variables the expression references
-    are bound, as they are (dates turned into ISO 8601 text as moto's encoder does). moto's
-    check that an expression returned something stays: *undefined* fails the state with
-    ``States.QueryEvaluationError`` and moto's cause text.
-    """
-    from jsonata.utils import Utils
-    from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
-    from moto.stepfunctions.parser.asl.component.common.query_language import QueryLanguageMode
-    from moto.stepfunctions.parser.asl.component.common.string import string_expression
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.jsonata.jsonata import extract_jsonata_variable_references
-
-    def undefined(env: Any, expression: str) -> None:
-        error_name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
-        details = EvaluationFailedEventDetails(
-            cause=f"The JSONata expression '{expression}' returned nothing (undefined).",
-            error=error_name.error_name,
-        )
-        failure = FailureEvent(env=env, error_name=error_name, event_type=HistoryEventType.EvaluationFailed,
-                               event_details=EventDetails(evaluationFailedEventDetails=details))
-        env.event_manager.add_event(context=env.event_history_context, event_type=HistoryEventType.EvaluationFailed,
-                                    event_details=EventDetails(evaluationFailedEventDetails=details))
-        raise FailureEventException(failure_event=failure)
-
-    def jsonata_body(self: Any, env: Any) -> None:
-        references = extract_jsonata_variable_references(self.expression)
-        result = evaluator.raw(self.expression, _bindings(env, references, with_states=True))
-        if result is None:
-            undefined(env, self.expression)
-        env.stack.append(Utils.convert_nulls(result))
-
-    def variable_sample_body(self: Any, env: Any) -> None:
-        references = extract_jsonata_variable_references(self.expression)
-        with_states = self.query_language_mode == QueryLanguageMode.JSONata
-        result = evaluator.raw(self.expression, _bindings(env, references, with_states=with_states))
-        env.stack.append(Utils.convert_nulls(result))
-
-    for cls, body in ((string_expression.StringJSONata, jsonata_body),
-                      (string_expression.StringVariableSample, variable_sample_body)):
-        _installed.setdefault(f"eval_body:{cls.__name__}", cls._eval_body)
-        cls._eval_body = body
 
 
 @dataclass
@@ -577,28 +251,6 @@ def _api_event(event: dict[str, Any]) -> dict[str, Any]:
 _installed: dict[str, Any] = {}
 
 
-def _encode_declarations(bindings: dict[str, Any]) -> str:
-    """moto's ``encode_jsonata_variable_declarations`` with strings JSON-encoded too."""
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
-    return "".join(f"{name}:={to_json_str(value, separators=(',', ':'))};" for name, value in bindings.items())
-
-
-def _install_variables() -> None:
-    """Close the string-encoding gap of moto's variables (see the module docstring)."""
-    from moto.stepfunctions.parser.asl.eval import states as moto_states
-    from moto.stepfunctions.parser.asl.eval import variable_store
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
-    moto_states.encode_jsonata_variable_declarations = _encode_declarations
-    variable_store.encode_jsonata_variable_declarations = _encode_declarations
-
-    def get_assigned_variables(self: Any) -> dict[str, str]:
-        return {name: to_json_str(self.get(name), separators=(",", ":")) for name in self._declaration_tracing}
-
-    variable_store.VariableStore.get_assigned_variables = get_assigned_variables
-
-
 class TaskCallbacks:
     """The three callback actions of async agent steps, sent to the embedded Step Functions.
 
@@ -731,9 +383,9 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
     if "wait" not in _installed:
         _installed["wait"] = WaitFunction._wait_interval
         _installed["retry_time"] = retrier_decl.time
-    evaluator = _Evaluator()
+    evaluator = Evaluator()
     moto_jsonata._eval_jsonata = evaluator
-    _install_direct_bindings(evaluator)
+    install_direct_bindings(evaluator, _installed)
 
     def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
         return registry.invoke(function_name, body, response_headers)
@@ -745,7 +397,7 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
     _install_parse_cache()
     _install_client_cache()
     _install_path_cache()
-    _install_variables()
+    install_variables()
 
     if fast_forward is None:
         WaitFunction._wait_interval = _installed["wait"]

@@ -1,4 +1,4 @@
-"""The local engine reads plain variable paths without JSONata (stepgraph/local/emulator.py):
+"""The local engine reads plain variable paths without JSONata (stepgraph/local/expressions.py):
 whenever it does, the value is the one jsonata-python gives for the same expression."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonata.utils import Utils
 
-from stepgraph.local.emulator import _NOT_PLAIN, _follow, _path_plan
+from stepgraph.local.expressions import _NOT_PLAIN, _follow, _path_plan
 
 KEYS = st.sampled_from(["a", "b", "item", "Value"])
 JSON = st.recursive(

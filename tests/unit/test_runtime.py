@@ -27,7 +27,7 @@ from stepgraph_runtime.sessions import execution_runtime_session_id, runtime_ses
 def jsonata_eval(expression: str, bindings: dict) -> object:
     import jsonata
 
-    from stepgraph.local.emulator import _sfn_functions
+    from stepgraph.local.expressions import _sfn_functions
 
     compiled = jsonata.Jsonata(expression)
     for name, fn in _sfn_functions().items():
