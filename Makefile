@@ -15,7 +15,7 @@ WORKFLOW ?= workflows/customer-support.json
 INPUT ?= examples/customer-support.input.json
 PYTEST_ARGS ?=
 
-.PHONY: install run synth test clean
+.PHONY: install run synth test bench clean
 
 install: $(VENV)/.installed node_modules/.installed $(TOOLS)/.installed
 
@@ -44,6 +44,14 @@ run: synth
 
 test: install
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+# every row of docs/performance.md, each next to its target and its same-run baseline (~5 minutes)
+bench: install
+	$(BIN)/python benchmarks/compiler.py
+	$(BIN)/python benchmarks/local_engine.py
+	$(BIN)/python benchmarks/cli_run.py
+	$(BIN)/python benchmarks/cold_init.py
+	$(BIN)/python benchmarks/synth.py
 
 clean:
 	rm -rf cdk.out .stepgraph .pytest_cache
