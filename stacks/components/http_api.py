@@ -35,7 +35,7 @@ from stepgraph_runtime.deltas import TABLE_ENV
 
 from .encrypted_table import encrypted_table
 from .nag import acknowledge, acknowledge_matching
-from .powertools_function import _code
+from .local_bundle import lambda_code
 
 __all__ = ["HttpApi", "WEB_ADAPTER_ACCOUNT", "WEB_ADAPTER_LAYER_VERSION", "web_adapter_layer_arn"]
 
@@ -138,7 +138,7 @@ class HttpApi(Construct):
         extras = {"stepgraph": Path(stepgraph.__file__).resolve().parent, "workflows": project_root / "workflows"}
         if (project_root / "examples").is_dir():  # example inputs prefill the console's Run editor
             extras["examples"] = project_root / "examples"
-        code = _code(ASSET, extras)
+        code = lambda_code(ASSET, extras)
         self.function, function_role = self._function(
             "Function", code=code, handler="run.sh", description="stepgraph execution HTTP API (FastAPI on the Lambda Web Adapter)",
             timeout=cdk.Duration.minutes(15), memory_size=1024, log_retention=log_retention, removal_policy=removal_policy,
