@@ -29,8 +29,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stepgraph.api.console import CONSOLE_AUTH_ENV
 from stepgraph.approvals import PUBLIC_ATTRIBUTES
+from stepgraph_runtime import env
 from stepgraph_runtime.deltas import TABLE_ENV
 
 from .encrypted_table import encrypted_table
@@ -257,7 +257,7 @@ class HttpApi(Construct):
                                          scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
                                          callback_urls=[console_url], logout_urls=[console_url]),
             id_token_validity=cdk.Duration.hours(1), access_token_validity=cdk.Duration.hours(1))
-        self.function.add_environment(CONSOLE_AUTH_ENV, stack.to_json_string({
+        self.function.add_environment(env.CONSOLE_AUTH, stack.to_json_string({
             "domain_url": self.user_pool_domain.base_url(), "client_id": self.console_client.user_pool_client_id}))
         self.console_url = console_url
         acknowledge(self.api, "AwsSolutions-APIG2",
