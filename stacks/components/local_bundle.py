@@ -17,7 +17,9 @@ Two things keep a repeated ``cdk synth`` from redoing that work:
   interpreter and pip version that install, and :data:`BUNDLE_FORMAT`. A fresh checkout (no
   cache) installs once; editing ``requirements.txt`` gives a new key, hence a new install.
   ``<cache>`` is ``$STEPGRAPH_CACHE_DIR``, else ``$XDG_CACHE_HOME/stepgraph``, else
-  ``~/.cache/stepgraph`` (:func:`cache_root`); deleting it is always safe.
+  ``~/.cache/stepgraph`` (:func:`cache_root`); deleting it is always safe. With an empty
+  cache, ``build_stacks`` starts every install at once, in the background
+  (:func:`prefetch_requirements`), so they run side by side while the stacks are built.
 
 The bundle's content is what an uncached bundling writes: the cached folder *is* the
 ``pip install --target`` output, copied into the bundle before the handler's files. What the
@@ -37,8 +39,9 @@ import stat
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import aws_cdk as cdk
 import jsii
@@ -52,6 +55,7 @@ __all__ = [
     "cache_root",
     "installed_requirements",
     "lambda_code",
+    "prefetch_requirements",
     "requirements_key",
 ]
 
@@ -139,13 +143,38 @@ def pip_install(requirements: Path, target: Path) -> None:
         raise RuntimeError(f"pip could not install {requirements} for Lambda:\n{done.stderr}")
 
 
+#: Installs started by ``prefetch_requirements`` and not yet claimed, by cache folder.
+_PREFETCHED: dict[Path, Future] = {}
+
+
+def _cache_target(requirements: Path, cache_dir: Path | None) -> Path:
+    cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "lambda-requirements"
+    return cache_dir / requirements_key(requirements)
+
+
+def _install_into(target: Path, requirements: Path, install: Installer) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name[:16]}-", dir=target.parent))
+    try:
+        install(requirements, building)
+        try:
+            building.rename(target)
+        except OSError:
+            if not target.is_dir():  # not a concurrent install that finished first
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
 def installed_requirements(requirements: Path, *, cache_dir: Path | None = None, install: Installer = pip_install) -> Path:
     """The folder holding ``requirements`` installed for Lambda, installing them on first use.
 
     The folder is ``<cache_dir>/<requirements_key(requirements)>``. When it is missing,
     ``install`` writes into a fresh temporary folder beside it, which is then renamed into
     place: a folder under its key is always complete, and concurrent synths (pytest-xdist)
-    that install the same key keep one result. Never modify the returned folder.
+    that install the same key keep one result. An install that :func:`prefetch_requirements`
+    started for the same folder is waited for instead. Never modify the returned folder.
 
     Parameters
     ----------
@@ -167,22 +196,49 @@ def installed_requirements(requirements: Path, *, cache_dir: Path | None = None,
         The install failed (nothing is cached then).
     """
     requirements = Path(requirements)
-    cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "lambda-requirements"
-    target = cache_dir / requirements_key(requirements)
+    target = _cache_target(requirements, cache_dir)
+    started = _PREFETCHED.pop(target, None)
+    if started is not None:
+        return started.result()
     if target.is_dir():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name[:16]}-", dir=cache_dir))
-    try:
-        install(requirements, building)
-        try:
-            building.rename(target)
-        except OSError:
-            if not target.is_dir():  # not a concurrent install that finished first
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
+    return _install_into(target, requirements, install)
+
+
+def prefetch_requirements(files: Iterable[Path], *, cache_dir: Path | None = None,
+                          install: Installer = pip_install) -> list[Path]:
+    """Start installing, in background threads, the requirements files that are not cached yet.
+
+    A synth from an empty cache then runs its pip installs side by side, while the stacks are
+    built, instead of one after the other at bundling time. :func:`installed_requirements`
+    waits for a started install and raises its error there; an install nothing waits for is
+    simply cached (its error, if any, is dropped).
+
+    Parameters
+    ----------
+    files:
+        Requirements files (missing ones are skipped).
+    cache_dir, install:
+        As for :func:`installed_requirements`.
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The requirements files whose install was started.
+    """
+    started = []
+    for requirements in files:
+        requirements = Path(requirements)
+        if not requirements.is_file():
+            continue
+        target = _cache_target(requirements, cache_dir)
+        if target.is_dir() or target in _PREFETCHED:
+            continue
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stepgraph-pip")
+        _PREFETCHED[target] = pool.submit(_install_into, target, requirements, install)
+        pool.shutdown(wait=False)
+        started.append(requirements)
+    return started
 
 
 def _files(path: Path) -> list[tuple[str, Path]]:
