@@ -52,8 +52,7 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str, *, findings: Itera
     >>> acknowledge(role, "AwsSolutions-IAM5", "X-Ray takes no resource", findings=["Resource::*"])  # doctest: +SKIP
     """
     ids = [f"{rule_id}[{finding}]" for finding in findings] or [rule_id]
-    for ack_id in ids:
-        cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=ack_id, reason=reason))
+    cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=ack_id, reason=reason) for ack_id in ids))
 
 
 def acknowledge_matching(scope: IConstruct, rule_id: str, reason: str, *, pattern: str) -> None:
@@ -238,9 +237,11 @@ class MatchingAcknowledgments:
                     continue
                 scopes = [entry for scope, found in patterns.items() if path == scope or path.startswith(scope + "/")
                           for entry in found]
-                for finding in sorted(iam_findings(resource["Type"], resource.get("Properties", {}))):
-                    for entry in scopes:
-                        if re.fullmatch(entry["pattern"], finding):
-                            acknowledge(_find(context.app_construct, path, found), entry["rule"], entry["reason"],
-                                        findings=[finding])
+                acknowledgments = [
+                    cdk.Acknowledgment(id=f"{entry['rule']}[{finding}]", reason=entry["reason"])
+                    for finding in sorted(iam_findings(resource["Type"], resource.get("Properties", {})))
+                    for entry in scopes if re.fullmatch(entry["pattern"], finding)
+                ]
+                if acknowledgments:
+                    cdk.Validations.of(_find(context.app_construct, path, found)).acknowledge(*acknowledgments)
         return cdk.PolicyValidationPluginReport(success=True, violations=[])
