@@ -22,11 +22,13 @@ Two things keep a repeated ``cdk synth`` from redoing that work:
   (:func:`prefetch_requirements`), so they run side by side while the stacks are built.
 
 The bundle's content is what an uncached bundling writes: the cached folder *is* the
-``pip install --target`` output, copied into the bundle before the handler's files. What the
+``pip install --target`` output, hard-linked (or, across file systems, copied) into the bundle
+before the handler's files are copied. What the
 key cannot see: a requirement that is not pinned (or a transitive dependency, such as boto3's
 ``urllib3``) resolves once per key, at the first install, and stays at that version until the
-requirements file changes or the cache is deleted. Pin every line to deploy the same versions
-from every machine.
+requirements file changes or the cache is deleted; pip's own configuration (index URLs,
+constraints files, ``PIP_*`` variables) is not part of the key either. Pin every line to deploy
+the same versions from every machine, and delete the cache after changing pip's configuration.
 """
 
 from __future__ import annotations
@@ -286,6 +288,19 @@ def asset_fingerprint(source: Path, extras: Mapping[str, Path], *, requirements:
     return digest.hexdigest()
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link a cached file into a bundle (same content, mode and mtime, no copy), else copy it.
+
+    Bundles and the cache then share files, as uv's environments share its cache: neither is
+    ever written to in place (CDK only zips a bundle; a cache folder never changes once
+    renamed into place). A cache on another file system is copied from (``copy2``).
+    """
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 @jsii.implements(cdk.ILocalBundling)
 class _LocalBundle:
     """Local bundling (no Docker): installed requirements, then the handler folder, then the extras."""
@@ -298,7 +313,8 @@ class _LocalBundle:
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
         out = Path(output_dir)
         if self.requirements is not None:
-            shutil.copytree(installed_requirements(self.requirements), out, dirs_exist_ok=True, symlinks=True)
+            shutil.copytree(installed_requirements(self.requirements), out, dirs_exist_ok=True, symlinks=True,
+                            copy_function=_link_or_copy)
         shutil.copytree(self.source, out, dirs_exist_ok=True, ignore=IGNORE)
         for relative, path in self.extras.items():
             target = out / relative
