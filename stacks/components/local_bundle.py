@@ -23,12 +23,12 @@ Two things keep a repeated ``cdk synth`` from redoing that work:
 
 The bundle's content is what an uncached bundling writes: the cached folder *is* the
 ``pip install --target`` output, hard-linked (or, across file systems, copied) into the bundle
-before the handler's files are copied. What the
-key cannot see: a requirement that is not pinned (or a transitive dependency, such as boto3's
-``urllib3``) resolves once per key, at the first install, and stays at that version until the
-requirements file changes or the cache is deleted; pip's own configuration (index URLs,
-constraints files, ``PIP_*`` variables) is not part of the key either. Pin every line to deploy
-the same versions from every machine, and delete the cache after changing pip's configuration.
+before the handler's files are copied. What the key cannot see: a requirement that is not
+pinned (or a transitive dependency, such as boto3's ``urllib3``) resolves once per key, at the
+first install, and stays at that version until the requirements file changes or the cache is
+deleted; pip's own configuration (index URLs, constraints files, ``PIP_*`` variables) is not
+part of the key either. Pin every line to deploy the same versions from every machine, and
+delete the cache after changing pip's configuration.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ __all__ = [
     "cache_root",
     "installed_requirements",
     "lambda_code",
+    "pip_install",
     "prefetch_requirements",
     "requirements_key",
 ]
@@ -64,7 +65,7 @@ __all__ = [
 #: Environment variable that moves the cache (default ``$XDG_CACHE_HOME/stepgraph`` or ``~/.cache/stepgraph``).
 CACHE_DIR_ENV = "STEPGRAPH_CACHE_DIR"
 #: pip's target platform: Lambda's arm64 (``manylinux2014_aarch64``), CPython 3.12, wheels only,
-#: no ``.pyc`` files (Lambda's file system is read-only; the runtime compiles in memory).
+#: no ``.pyc`` files.
 PIP_PLATFORM_ARGS = (
     "--no-compile", "--only-binary=:all:", "--platform", "manylinux2014_aarch64",
     "--implementation", "cp", "--python-version", "3.12",
@@ -301,6 +302,13 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+def _copy_over(source: str, target: str) -> None:
+    """``copy2`` onto a bundle file that may be a hard link into the cache: replace it, never write through it."""
+    if os.path.lexists(target):
+        os.unlink(target)
+    shutil.copy2(source, target)
+
+
 @jsii.implements(cdk.ILocalBundling)
 class _LocalBundle:
     """Local bundling (no Docker): installed requirements, then the handler folder, then the extras."""
@@ -315,14 +323,14 @@ class _LocalBundle:
         if self.requirements is not None:
             shutil.copytree(installed_requirements(self.requirements), out, dirs_exist_ok=True, symlinks=True,
                             copy_function=_link_or_copy)
-        shutil.copytree(self.source, out, dirs_exist_ok=True, ignore=IGNORE)
+        shutil.copytree(self.source, out, dirs_exist_ok=True, ignore=IGNORE, copy_function=_copy_over)
         for relative, path in self.extras.items():
             target = out / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if path.is_dir():
-                shutil.copytree(path, target, dirs_exist_ok=True, ignore=IGNORE)
+                shutil.copytree(path, target, dirs_exist_ok=True, ignore=IGNORE, copy_function=_copy_over)
             else:
-                shutil.copy2(path, target)
+                _copy_over(str(path), str(target))
         return True
 
 

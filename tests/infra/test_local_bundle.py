@@ -200,3 +200,20 @@ def test_unchanged_inputs_are_not_bundled_again_and_changed_ones_are(tmp_path, m
     (source / "handler.py").write_text("def lambda_handler(event, context):\n    return None\n")
     third = synth_assets() - first - second
     assert len(third) == 1 and len(bundles) == 3
+
+
+def test_a_handler_file_over_an_installed_one_replaces_it_in_the_bundle_only(tmp_path, monkeypatch):
+    source, _ = _handler_folder(tmp_path)
+    requirements = _requirements(source, "stepgraph-fake==1.0\n")
+    (source / "fakepkg").mkdir()
+    (source / "fakepkg" / "__init__.py").write_text("# the handler's own\n")  # also a file pip installed
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(local_bundle.CACHE_DIR_ENV, str(cache))
+    installed = installed_requirements(requirements, cache_dir=cache / "lambda-requirements", install=FakeInstaller())
+
+    stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "cdk.out")), "Bundled")
+    lambda_.Function(stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_12, handler="handler.lambda_handler",
+                     code=lambda_code(source))
+    [asset] = [p for p in (tmp_path / "cdk.out").glob("asset.*") if p.is_dir()]
+    assert (asset / "fakepkg" / "__init__.py").read_text() == "# the handler's own\n"  # copied last, as before
+    assert (installed / "fakepkg" / "__init__.py").read_text() == "# stepgraph-fake==1.0\n"  # cache not written through
