@@ -220,13 +220,13 @@ class MatchingAcknowledgments:
         LookupError
             The cloud assembly does not describe a validated stack (not a ``synth`` output).
         """
-        found: dict[str, IConstruct] = {}
+        constructs: dict[str, IConstruct] = {}  # by path, found on first use
         for stack in context.stack_templates:
             template_path = Path(stack.template_path)
             metadata = _stack_metadata(template_path)
             patterns = {path: [entry["data"] for entry in entries if entry.get("type") == PATTERN_METADATA]
                         for path, entries in metadata.items()}
-            patterns = {path: found for path, found in patterns.items() if found}
+            patterns = {path: listed for path, listed in patterns.items() if listed}
             if not patterns:
                 continue
             resources = json.loads(template_path.read_text(encoding="utf-8")).get("Resources", {})
@@ -235,13 +235,13 @@ class MatchingAcknowledgments:
                 resource = resources.get(logical_ids[0], {}) if logical_ids else {}
                 if resource.get("Type") not in _IAM_TYPES:
                     continue
-                scopes = [entry for scope, found in patterns.items() if path == scope or path.startswith(scope + "/")
-                          for entry in found]
+                scopes = [entry for scope, listed in patterns.items() if path == scope or path.startswith(scope + "/")
+                          for entry in listed]
                 acknowledgments = [
                     cdk.Acknowledgment(id=f"{entry['rule']}[{finding}]", reason=entry["reason"])
                     for finding in sorted(iam_findings(resource["Type"], resource.get("Properties", {})))
                     for entry in scopes if re.fullmatch(entry["pattern"], finding)
                 ]
                 if acknowledgments:
-                    cdk.Validations.of(_find(context.app_construct, path, found)).acknowledge(*acknowledgments)
+                    cdk.Validations.of(_find(context.app_construct, path, constructs)).acknowledge(*acknowledgments)
         return cdk.PolicyValidationPluginReport(success=True, violations=[])
