@@ -17,6 +17,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from .agents_stack import AgentsStack
 from .api_stack import ApiStack
+from .components.http_api import ASSET as HTTP_API_ASSET
+from .components.local_bundle import prefetch_requirements
 from .components.nag import MatchingAcknowledgments
 from .results_stack import ResultsStack
 from .settings import Settings
@@ -89,6 +91,8 @@ def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lam
     prefix = settings.stack_prefix
     root = Path(project.root)
     lambdas_dir = Path(lambdas_dir) if lambdas_dir is not None else root / "lambdas"
+    # pip installs a cold cache needs, started now, side by side (see components.local_bundle)
+    prefetch_requirements([*sorted(lambdas_dir.glob("*/requirements.txt")), HTTP_API_ASSET / "requirements.txt"])
     cdk.Tags.of(app).add("project", "stepgraph")
 
     results = ResultsStack(

@@ -17,6 +17,7 @@ __all__ = [
     "AWS_LAMBDA_RUNTIME_API",
     "AWS_REGION",
     "CHAIN_ROUTES",
+    "CONSOLE_AUTH",
     "FETCH_JSON_ALLOWED_HOSTS",
     "OFFLOAD_BYTES",
     "PAYLOADS_BUCKET",
@@ -57,6 +58,9 @@ STREAM_DELTAS_TABLE = "STREAM_DELTAS_TABLE"
 #: sessions ``lambdas/record_backstop`` stops when an execution of the workflow ends (its own and its
 #: subflows' agents).
 SESSION_RUNTIMES = "STEPGRAPH_SESSION_RUNTIMES"
+#: JSON ``{"domain_url", "client_id"}``: how the deployed web console signs in (the Cognito hosted
+#: UI); set by the API stack on the API function, read by ``stepgraph.api.console``.
+CONSOLE_AUTH = "STEPGRAPH_CONSOLE_AUTH"
 #: Names the logs, traces and metrics of a handler (set by ``PowertoolsFunction``).
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 

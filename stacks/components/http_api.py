@@ -29,13 +29,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stepgraph.api.console import CONSOLE_AUTH_ENV
 from stepgraph.approvals import PUBLIC_ATTRIBUTES
+from stepgraph_runtime import env
 from stepgraph_runtime.deltas import TABLE_ENV
 
 from .encrypted_table import encrypted_table
 from .nag import acknowledge, acknowledge_matching
-from .powertools_function import _code
+from .local_bundle import lambda_code
 
 __all__ = ["HttpApi", "WEB_ADAPTER_ACCOUNT", "WEB_ADAPTER_LAYER_VERSION", "web_adapter_layer_arn"]
 
@@ -138,7 +138,7 @@ class HttpApi(Construct):
         extras = {"stepgraph": Path(stepgraph.__file__).resolve().parent, "workflows": project_root / "workflows"}
         if (project_root / "examples").is_dir():  # example inputs prefill the console's Run editor
             extras["examples"] = project_root / "examples"
-        code = _code(ASSET, extras)
+        code = lambda_code(ASSET, extras)
         self.function, function_role = self._function(
             "Function", code=code, handler="run.sh", description="stepgraph execution HTTP API (FastAPI on the Lambda Web Adapter)",
             timeout=cdk.Duration.minutes(15), memory_size=1024, log_retention=log_retention, removal_policy=removal_policy,
@@ -257,7 +257,7 @@ class HttpApi(Construct):
                                          scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
                                          callback_urls=[console_url], logout_urls=[console_url]),
             id_token_validity=cdk.Duration.hours(1), access_token_validity=cdk.Duration.hours(1))
-        self.function.add_environment(CONSOLE_AUTH_ENV, stack.to_json_string({
+        self.function.add_environment(env.CONSOLE_AUTH, stack.to_json_string({
             "domain_url": self.user_pool_domain.base_url(), "client_id": self.console_client.user_pool_client_id}))
         self.console_url = console_url
         acknowledge(self.api, "AwsSolutions-APIG2",

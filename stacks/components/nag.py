@@ -7,7 +7,7 @@ the resource is a reference to another stack, its text is only known once CDK ha
 cross-stack references, inside ``synth``. ``acknowledge_matching`` covers those: it records a
 pattern on the construct, and ``MatchingAcknowledgments`` (a validation plugin registered
 before cdk-nag) turns every IAM finding that matches into an exact acknowledgment, reading
-the synthesized template.
+the synthesized templates and the cloud assembly's construct metadata.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ __all__ = ["acknowledge", "acknowledge_matching", "MatchingAcknowledgments", "fl
 
 #: Metadata type under which ``acknowledge_matching`` records its patterns.
 PATTERN_METADATA = "stepgraph:acknowledge-matching"
+#: Metadata type under which CDK records a ``CfnElement``'s logical id (cloud-assembly-schema
+#: ``ArtifactMetadataEntryType.LOGICAL_ID``).
+LOGICAL_ID_METADATA = "aws:cdk:logicalId"
 
 _IAM_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
 
@@ -49,8 +52,7 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str, *, findings: Itera
     >>> acknowledge(role, "AwsSolutions-IAM5", "X-Ray takes no resource", findings=["Resource::*"])  # doctest: +SKIP
     """
     ids = [f"{rule_id}[{finding}]" for finding in findings] or [rule_id]
-    for ack_id in ids:
-        cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=ack_id, reason=reason))
+    cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=ack_id, reason=reason) for ack_id in ids))
 
 
 def acknowledge_matching(scope: IConstruct, rule_id: str, reason: str, *, pattern: str) -> None:
@@ -152,10 +154,34 @@ def iam_findings(resource_type: str, properties: dict) -> set[str]:
     return findings
 
 
-def _walk(root: IConstruct) -> Iterator[IConstruct]:
-    yield root
-    for child in root.node.children:
-        yield from _walk(child)
+def _stack_metadata(template_path: Path) -> dict[str, list[dict]]:
+    """Construct path (``/Stack/A/B``) → metadata entries of the stack whose template is ``template_path``.
+
+    Read from the cloud assembly that ``synth`` wrote before it ran the validation plugins:
+    ``manifest.json`` next to the template names the stack artifact, whose metadata is inline
+    (``metadata``) or in its ``additionalMetadataFile`` (aws-cdk-lib ``cloud-assembly-schema``).
+    """
+    folder = template_path.parent
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for artifact in manifest.get("artifacts", {}).values():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        if artifact.get("properties", {}).get("templateFile") != template_path.name:
+            continue
+        if "additionalMetadataFile" in artifact:
+            return json.loads((folder / artifact["additionalMetadataFile"]).read_text(encoding="utf-8"))
+        return artifact.get("metadata", {})
+    raise LookupError(f"{folder / 'manifest.json'} names no stack with the template {template_path.name}")
+
+
+def _find(root: IConstruct, path: str, found: dict[str, IConstruct]) -> IConstruct:
+    """The construct at ``path`` (``/Stack/A/B``) under ``root``; ``found`` memoizes paths (each step is a jsii call)."""
+    if path in ("", "/"):
+        return root
+    if path not in found:
+        parent, _, child = path.rpartition("/")
+        found[path] = _find(root, parent, found).node.find_child(child)
+    return found[path]
 
 
 @jsii.implements(cdk.IPolicyValidationPlugin)
@@ -165,6 +191,10 @@ class MatchingAcknowledgments:
     It reports nothing itself. Register it before cdk-nag::
 
         cdk.Validations.of(app).add_plugins(MatchingAcknowledgments(), AwsSolutionsChecks(app))
+
+    It reads the cloud assembly (each stack's construct metadata: the patterns and the IAM
+    resources' logical ids) and the synthesized templates, and visits only the constructs it
+    acknowledges, so its cost does not grow with the size of the construct tree.
     """
 
     @property
@@ -183,26 +213,35 @@ class MatchingAcknowledgments:
         return None
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        """Acknowledge the matching findings; always succeed."""
-        templates = {
-            stack.stack_construct_path: json.loads(Path(stack.template_path).read_text(encoding="utf-8"))
-            for stack in context.stack_templates
-        }
-        for scope in _walk(context.app_construct):
-            patterns = [entry.data for entry in scope.node.metadata if entry.type == PATTERN_METADATA]
+        """Acknowledge the matching findings; always succeed.
+
+        Raises
+        ------
+        LookupError
+            The cloud assembly does not describe a validated stack (not a ``synth`` output).
+        """
+        constructs: dict[str, IConstruct] = {}  # by path, found on first use
+        for stack in context.stack_templates:
+            template_path = Path(stack.template_path)
+            metadata = _stack_metadata(template_path)
+            patterns = {path: [entry["data"] for entry in entries if entry.get("type") == PATTERN_METADATA]
+                        for path, entries in metadata.items()}
+            patterns = {path: listed for path, listed in patterns.items() if listed}
             if not patterns:
                 continue
-            for construct in _walk(scope):
-                if not isinstance(construct, cdk.CfnResource) or construct.cfn_resource_type not in _IAM_TYPES:
+            resources = json.loads(template_path.read_text(encoding="utf-8")).get("Resources", {})
+            for path, entries in metadata.items():
+                logical_ids = [entry["data"] for entry in entries if entry.get("type") == LOGICAL_ID_METADATA]
+                resource = resources.get(logical_ids[0], {}) if logical_ids else {}
+                if resource.get("Type") not in _IAM_TYPES:
                     continue
-                stack = cdk.Stack.of(construct)
-                template = templates.get(stack.node.path)
-                if template is None:
-                    continue
-                logical_id = stack.resolve(stack.get_logical_id(construct))
-                properties = template.get("Resources", {}).get(logical_id, {}).get("Properties", {})
-                for finding in sorted(iam_findings(construct.cfn_resource_type, properties)):
-                    for entry in patterns:
-                        if re.fullmatch(entry["pattern"], finding):
-                            acknowledge(construct, entry["rule"], entry["reason"], findings=[finding])
+                scopes = [entry for scope, listed in patterns.items() if path == scope or path.startswith(scope + "/")
+                          for entry in listed]
+                acknowledgments = [
+                    cdk.Acknowledgment(id=f"{entry['rule']}[{finding}]", reason=entry["reason"])
+                    for finding in sorted(iam_findings(resource["Type"], resource.get("Properties", {})))
+                    for entry in scopes if re.fullmatch(entry["pattern"], finding)
+                ]
+                if acknowledgments:
+                    cdk.Validations.of(_find(context.app_construct, path, constructs)).acknowledge(*acknowledgments)
         return cdk.PolicyValidationPluginReport(success=True, violations=[])

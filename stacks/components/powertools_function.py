@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Mapping
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from .local_bundle import lambda_code
 from .nag import acknowledge
 
 __all__ = ["PowertoolsFunction", "powertools_layer", "powertools_parameter_name"]
@@ -73,64 +70,6 @@ def powertools_layer(
     return lambda_.LayerVersion.from_layer_version_arn(scope, construct_id, layer_arn)
 
 
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "tests")
-
-
-@jsii.implements(cdk.ILocalBundling)
-class _LocalBundle:
-    """Local bundling (no Docker): the handler folder, extra files, and its pinned requirements.
-
-    ``requirements.txt`` (when the folder has one) is installed with pip for Lambda's platform
-    (``manylinux2014_aarch64``, CPython 3.12, wheels only), so what runs in Lambda is the pinned
-    version and not the runtime's own copy (e.g. a boto3 that predates a service model).
-    """
-
-    def __init__(self, source: Path, extras: Mapping[str, Path]):
-        self.source = source
-        self.extras = dict(extras)
-
-    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
-        out = Path(output_dir)
-        requirements = self.source / "requirements.txt"
-        if requirements.is_file():
-            command = [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--only-binary=:all:", "--platform", "manylinux2014_aarch64",
-                "--implementation", "cp", "--python-version", "3.12",
-                "--target", str(out), "--requirement", str(requirements),
-            ]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"pip could not install {requirements} for Lambda:\n{done.stderr}")
-        shutil.copytree(self.source, out, dirs_exist_ok=True, ignore=_IGNORE)
-        for relative, path in self.extras.items():
-            target = out / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():
-                shutil.copytree(path, target, dirs_exist_ok=True, ignore=_IGNORE)
-            else:
-                shutil.copy2(path, target)
-        return True
-
-
-def _code(code_path: Path, extras: Mapping[str, Path]) -> lambda_.Code:
-    if not extras and not (code_path / "requirements.txt").is_file():
-        return lambda_.Code.from_asset(str(code_path), exclude=["__pycache__", "*.pyc", "tests"])
-    missing = [str(path) for path in extras.values() if not path.exists()]
-    if missing:
-        raise FileNotFoundError(f"files to bundle with {code_path} do not exist: {missing}")
-    return lambda_.Code.from_asset(
-        str(code_path),
-        # Hash what is deployed (handler, extras, installed requirements), not the folder only.
-        asset_hash_type=cdk.AssetHashType.OUTPUT,
-        bundling=cdk.BundlingOptions(
-            # Never pulled: the local bundling always succeeds, so synth needs no Docker.
-            image=cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=_LocalBundle(code_path, extras),
-        ),
-    )
-
-
 class PowertoolsFunction(Construct):
     """A Lambda function from ``lambdas/<name>/`` set up the way every handler of this app is.
 
@@ -162,7 +101,8 @@ class PowertoolsFunction(Construct):
         Extra files or folders deployed beside ``handler.py``, by path inside the asset
         (``{"tools": Path("tools")}``); copied at synth without Docker. A ``requirements.txt``
         in ``code_path`` is installed into the asset with pip (wheels for arm64, Python 3.12;
-        needs PyPI at synth). Default: none.
+        needs PyPI the first time a requirements file is installed, then cached; see
+        ``stacks.components.local_bundle``). Default: none.
     log_retention:
         Retention of the log group. Default ``RetentionDays.ONE_MONTH``.
     removal_policy:
@@ -218,7 +158,7 @@ class PowertoolsFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.lambda_handler",
-            code=_code(code_path, {k: Path(v) for k, v in (bundle or {}).items()}),
+            code=lambda_code(code_path, bundle),
             description=description,
             timeout=timeout,
             memory_size=memory_size,

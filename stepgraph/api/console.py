@@ -24,12 +24,14 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
+from stepgraph_runtime import env
+
 __all__ = ["CONSOLE_AUTH_ENV", "STATIC", "TOKEN_AUTH", "cognito_auth", "console_auth_from_env", "install_console"]
 
 #: The console's files.
 STATIC = Path(__file__).resolve().parent / "static"
 #: Environment variable of the deployed API function: the console's Cognito settings (JSON).
-CONSOLE_AUTH_ENV = "STEPGRAPH_CONSOLE_AUTH"
+CONSOLE_AUTH_ENV = env.CONSOLE_AUTH
 #: Sign-in settings of ``stepgraph serve``.
 TOKEN_AUTH: Mapping[str, str] = {"auth": "token"}
 _COGNITO_KEYS = ("authorize_url", "token_url", "logout_url", "client_id", "scopes")

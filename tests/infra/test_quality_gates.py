@@ -7,12 +7,13 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint_file
 
 from stacks import ResultsStack
-from stacks.components.nag import MatchingAcknowledgments
+from stacks.components.nag import MatchingAcknowledgments, acknowledge_matching
 from stacks.settings import load_cdk_json_context
 
 
@@ -81,6 +82,26 @@ def test_nag_fails_synth_on_an_unacknowledged_finding(tmp_path):
     rules = {rule for _, rule, path in _violations(tmp_path) if "/Unlogged/" in path}
     assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules
     assert all("/Unlogged/" in path for _, _, path in _violations(tmp_path))
+
+
+@pytest.mark.parametrize("pattern, passes", [(r"Resource::arn:aws:s3:::probe/reports/\*", True),
+                                             (r"Resource::arn:aws:s3:::probe/other/\*", False)])
+def test_acknowledge_matching_covers_only_the_findings_its_pattern_matches(tmp_path, pattern, passes):
+    app = cdk.App(outdir=str(tmp_path), context=load_cdk_json_context(REPO / "cdk.json"))
+    stack = cdk.Stack(app, "MatchProbe")
+    role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    iam.Policy(stack, "ReadReports", roles=[role], statements=[iam.PolicyStatement(
+        actions=["s3:GetObject"], resources=["arn:aws:s3:::probe/reports/*"])])
+    acknowledge_matching(stack, "AwsSolutions-IAM5", "Reports are named at run time.", pattern=pattern)
+    cdk.Validations.of(app).add_plugins(MatchingAcknowledgments(), AwsSolutionsChecks(app))
+    if passes:
+        app.synth()
+        assert _violations(tmp_path) == []
+        return
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    assert [(rule, path) for _, rule, path in _violations(tmp_path)] == [
+        ("AwsSolutions-IAM5[Resource::arn:aws:s3:::probe/reports/*]", "MatchProbe/ReadReports/Resource")]
 
 
 def test_cfn_lint_passes_every_fixture_template(fixture_app):
