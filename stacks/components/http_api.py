@@ -133,9 +133,13 @@ class HttpApi(Construct):
         invoker_function.add_environment(TABLE_ENV, deltas_name)
 
         import stepgraph
+        import stepgraph_runtime
 
-        # the core package this app was built with, and the project's workflow documents
-        extras = {"stepgraph": Path(stepgraph.__file__).resolve().parent, "workflows": project_root / "workflows"}
+        # the core package this app was built with (stepgraph imports stepgraph_runtime), and the
+        # project's workflow documents
+        extras = {"stepgraph": Path(stepgraph.__file__).resolve().parent,
+                  "stepgraph_runtime": Path(stepgraph_runtime.__file__).resolve().parent,
+                  "workflows": project_root / "workflows"}
         if (project_root / "examples").is_dir():  # example inputs prefill the console's Run editor
             extras["examples"] = project_root / "examples"
         code = lambda_code(ASSET, extras)

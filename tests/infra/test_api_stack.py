@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -212,3 +214,16 @@ def test_assets_hold_the_api_app_and_the_invokers_delta_publisher(repo_app, api)
     import stepgraph_runtime  # the delta publisher travels inside the runtime package every function bundles
 
     assert (invoker / "stepgraph_runtime" / "deltas.py").read_text() == (Path(stepgraph_runtime.__file__).parent / "deltas.py").read_text()
+
+
+def test_the_api_functions_core_package_imports_from_its_asset_alone(repo_app, api):
+    # GIVEN the HTTP API function's bundle and an interpreter that sees nothing else (-S: no site-packages)
+    stack, _ = api
+    bundle = _asset(repo_app, stack, stack.http.function)
+    code = ("import sys; sys.path[:0] = [sys.argv[1]]; import stepgraph, stepgraph.errors, stepgraph.project, "
+            "stepgraph.compiler; print(stepgraph.__file__)")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(bundle)], capture_output=True, text=True, cwd=bundle.parent)
+    # THEN stepgraph and what it imports (stepgraph_runtime) come from the bundle (pydantic_core and
+    # the other compiled wheels are arm64, so the FastAPI app itself cannot load on this machine)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(bundle / "stepgraph" / "__init__.py")
