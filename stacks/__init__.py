@@ -106,6 +106,7 @@ def build_stacks(app: cdk.App, project, *, settings: Settings | None = None, lam
         f"{prefix}Agents",
         agents=project.agents,
         results_bucket=results.bucket,
+        payloads_bucket=results.payloads_bucket,
         settings=settings,
         description="stepgraph: agent images, Bedrock AgentCore runtimes and Nova Act workflow definitions",
     )

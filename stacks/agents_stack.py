@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stepgraph.agents import AgentSpec
+from stepgraph_runtime import env
 
 from .components import AgentRuntime, NovaActWorkflow
 from .components.agent_runtime import image_copier_role
@@ -35,6 +36,11 @@ class AgentsStack(cdk.Stack):
     results_bucket:
         Bucket that Nova Act workflow definitions export their runs to (under
         ``nova-act/<agent id>/``). Default: none, no export.
+    payloads_bucket:
+        Bucket of offloaded step outputs: its name is each runtime's ``PAYLOADS_BUCKET``, where an
+        async agent step puts a result too large for ``SendTaskSuccess``
+        (:mod:`stepgraph_runtime.async_agent`; the workflows stack grants the write, per
+        workflow). Default: none, such a result fails the step ``AGENT_ERROR``.
     settings:
         Deployment settings (log retention, images kept, removal policy). Default ``Settings()``.
     **kwargs:
@@ -61,6 +67,7 @@ class AgentsStack(cdk.Stack):
         *,
         agents: Mapping[str, AgentSpec],
         results_bucket: s3.IBucket | None = None,
+        payloads_bucket: s3.IBucket | None = None,
         settings: Settings | None = None,
         **kwargs: Any,
     ) -> None:
@@ -77,6 +84,7 @@ class AgentsStack(cdk.Stack):
                 log_retention=settings.retention,
                 images_to_keep=settings.images_to_keep,
                 removal_policy=settings.cdk_removal_policy,
+                environment={env.PAYLOADS_BUCKET: payloads_bucket.bucket_name} if payloads_bucket is not None else None,
             )
             if spec.kind == "nova_act":
                 self._add_nova_act(agent)

@@ -261,7 +261,8 @@ class WorkflowsStack(cdk.Stack):
         ``states:SendTaskSuccess``/``SendTaskFailure``/``SendTaskHeartbeat`` (what
         ``StateMachine.grant_task_response`` grants) on those state machines' ARNs, as a policy of
         this stack attached to the runtime's role (the role lives in the agents stack, which the
-        state machines depend on). A runtime called only synchronously gets nothing.
+        state machines depend on), and ``s3:PutObject`` under ``payloads/<workflow>/`` of those
+        workflows for a result too large to send. A runtime called only synchronously gets nothing.
         """
         callers: dict[str, list[str]] = {}
         for name, machine in self.state_machines.items():
@@ -275,15 +276,29 @@ class WorkflowsStack(cdk.Stack):
             role = getattr(runtimes[agent_id], "role", None)
             if role is None:  # pragma: no cover - an imported runtime without its role
                 raise UnknownAgentError(f"agent {agent_id!r} is called asynchronously but its runtime's role is unknown")
+            statements = [iam.PolicyStatement(
+                sid="SendTaskResultsOfAsyncSteps",
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                resources=[self.state_machines[n].state_machine.state_machine_arn for n in sorted(names)],
+            )]
+            if self._payloads_bucket is not None:
+                # A result too large for SendTaskSuccess goes to payloads/<workflow>/<execution>/
+                # (stepgraph_runtime.async_agent); only under the workflows that call this agent so.
+                statements.append(iam.PolicyStatement(
+                    sid="OffloadLargeResultsOfAsyncSteps",
+                    actions=["s3:PutObject"],
+                    resources=[self._payloads_bucket.arn_for_objects(f"{PAYLOADS_PREFIX}{n}/*") for n in sorted(names)],
+                ))
             self.task_result_policies[agent_id] = iam.Policy(
-                self,
-                f"TaskResults{pascal(agent_id)}",
-                roles=[role],
-                statements=[iam.PolicyStatement(
-                    sid="SendTaskResultsOfAsyncSteps",
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-                    resources=[self.state_machines[n].state_machine.state_machine_arn for n in sorted(names)],
-                )],
+                self, f"TaskResults{pascal(agent_id)}", roles=[role], statements=statements,
+            )
+            acknowledge_matching(
+                self.task_result_policies[agent_id],
+                "AwsSolutions-IAM5",
+                "An async agent step's large result is written under payloads/<workflow>/<execution>/, "
+                "execution names known only at run time; only the prefixes of the workflows that call "
+                "this agent asynchronously.",
+                pattern=r"Resource::.*/payloads/[^*]+/\*",
             )
 
     def _add_backstop(self, results_bucket: s3.IBucket, results_topic: sns.ITopic, results_topic_key: kms.IKey | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Mapping
 
 import aws_cdk as cdk
 import cdk_ecr_deployment as ecr_deployment
@@ -123,6 +124,9 @@ class AgentRuntime(Construct):
     removal_policy:
         What ``cdk destroy`` does with the repository and the log group. Default
         ``RemovalPolicy.RETAIN``.
+    environment:
+        More environment variables of the runtime, after the agent's own
+        (``agent.json``'s ``environment``). Default: none.
 
     Attributes
     ----------
@@ -158,6 +162,7 @@ class AgentRuntime(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         images_to_keep: int = 10,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -204,7 +209,7 @@ class AgentRuntime(Construct):
         self.image.repository.grant_pull(copier)
         self.repository.grant_pull_push(copier)
         self.deployment.node.add_dependency(copier)  # its policy exists before the copy runs
-        environment = {"DOCKER_CONTAINER": "1", **dict(spec.environment)}
+        environment = {"DOCKER_CONTAINER": "1", **dict(spec.environment), **dict(environment or {})}
         self.runtime = agentcore.Runtime(
             self,
             "Runtime",

@@ -152,11 +152,15 @@ def test_async_agents_may_send_task_results_only_to_their_state_machines_and_can
     assert set(stack.task_result_policies) == set(async_callers)
     for agent_id, policy in stack.task_result_policies.items():
         document = template["Resources"][logical_id(stack, policy)]["Properties"]
-        (statement,) = as_list(document["PolicyDocument"]["Statement"])
+        statement, offload = as_list(document["PolicyDocument"]["Statement"])
         assert sorted(as_list(statement["Action"])) == ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"]
         machines = sorted(render(r) for r in as_list(statement["Resource"]))
         assert machines == sorted(render({"Ref": logical_id(stack, stack.state_machines[n].state_machine)})
                                   for n in async_callers[agent_id])
+        # a result too large for SendTaskSuccess may be put under its callers' payload prefixes only
+        assert as_list(offload["Action"]) == ["s3:PutObject"]
+        prefixes = sorted(render(r).split("/", 1)[1] for r in as_list(offload["Resource"]))
+        assert prefixes == [f"payloads/{n}/*" for n in async_callers[agent_id]]
     agents_stack = repo_app.stacks.agents
     agents_template = repo_app.template_json(agents_stack)
     table_id = logical_id(stack, stack.approvals_table)
@@ -170,4 +174,8 @@ def test_async_agents_may_send_task_results_only_to_their_state_machines_and_can
     for policy in resources_of_type(template, "AWS::IAM::Policy").values():
         if any("Fn::ImportValue" in json.dumps(r) for r in policy["Properties"].get("Roles", [])):
             for s in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
-                assert all(a.startswith("states:SendTask") for a in as_list(s["Action"]))
+                assert all(a.startswith("states:SendTask") or a == "s3:PutObject" for a in as_list(s["Action"]))
+    # every runtime is told where those results go
+    for agent in agents_stack.agents.values():
+        runtime = agents_template["Resources"][logical_id(agents_stack, agent.runtime)]["Properties"]
+        assert "PAYLOADS_BUCKET" in runtime["EnvironmentVariables"]
