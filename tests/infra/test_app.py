@@ -61,8 +61,9 @@ def _validation_report(outdir: Path, plugin: cdk.CloudFormationValidatePlugin | 
 def test_started_plugin_reports_what_cdks_own_reports(tmp_path: Path) -> None:
     future = app_module.start_cloudformation_validation()
     assert future is not None
+    plugin = future.result()  # before any other jsii call: the kernel serves one thread at a time
     default = _validation_report(tmp_path / "default", None)
-    started = _validation_report(tmp_path / "started", future.result())
+    started = _validation_report(tmp_path / "started", plugin)
     assert "F3002" in default and "F3031" in default
     assert started == default  # one CloudFormation Validate report (CDK adds none of its own), same findings
 
