@@ -10,10 +10,11 @@ from constructs import Construct
 from .alarm_topic import AlarmTopic
 from .nag import acknowledge
 
-__all__ = ["DeadLetterQueue", "DEAD_LETTER_RETENTION"]
+__all__ = ["DeadLetterQueue", "DEAD_LETTER_RETENTION_DAYS"]
 
-#: How long an undelivered message waits for a person: SQS's maximum.
-DEAD_LETTER_RETENTION = cdk.Duration.days(14)
+#: How long an undelivered message waits for a person, in days: SQS's maximum (14 days).
+#: A number, not a ``cdk.Duration``: importing ``stacks`` makes no jsii call (see ``app.py``).
+DEAD_LETTER_RETENTION_DAYS = 14
 
 
 class DeadLetterQueue(Construct):
@@ -72,7 +73,7 @@ class DeadLetterQueue(Construct):
             "Queue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
+            retention_period=cdk.Duration.days(DEAD_LETTER_RETENTION_DAYS),
             removal_policy=removal_policy,
         )
         acknowledge(

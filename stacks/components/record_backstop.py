@@ -122,7 +122,7 @@ class RecordBackstop(Construct):
         dead_letters: DeadLetterQueue,
         results_topic_key: kms.IKey | None = None,
         retry_attempts: int = 8,
-        max_event_age: cdk.Duration = cdk.Duration.hours(6),
+        max_event_age: cdk.Duration | None = None,
         session_runtimes: Mapping[str, Sequence[agentcore.IBedrockAgentRuntime]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -190,7 +190,7 @@ class RecordBackstop(Construct):
                 function,
                 dead_letter_queue=dead_letters.queue,
                 retry_attempts=retry_attempts,
-                max_event_age=max_event_age,
+                max_event_age=max_event_age if max_event_age is not None else cdk.Duration.hours(6),
             )
         )
 

@@ -121,7 +121,7 @@ class ScheduleTrigger(Construct):
         timezone: str | None = None,
         description: str | None = None,
         retry_attempts: int = 3,
-        max_event_age: cdk.Duration = cdk.Duration.hours(1),
+        max_event_age: cdk.Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.expression = schedule_expression(kind, expression)
@@ -138,6 +138,6 @@ class ScheduleTrigger(Construct):
                 input=scheduler.ScheduleTargetInput.from_object(schedule_trigger_input(kind, expression, timezone)),
                 dead_letter_queue=dead_letters.queue,
                 retry_attempts=retry_attempts,
-                max_event_age=max_event_age,
+                max_event_age=max_event_age if max_event_age is not None else cdk.Duration.hours(1),
             ),
         )

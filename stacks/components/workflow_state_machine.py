@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrockagentcore as agentcore
@@ -133,16 +133,24 @@ class WorkflowResources:
 
     def values(self) -> dict[str, str]:
         """Return every substitution this set of resources can fill, by key."""
-        values = {
-            keys.RESULTS_BUCKET: self.results_bucket.bucket_name,
-            keys.RESULTS_TOPIC: self.results_topic.topic_arn,
+        return {key: value() for key, value in self.lazy_values().items()}
+
+    def lazy_values(self) -> dict[str, Callable[[], str]]:
+        """Return, by key, a function that reads each substitution's value.
+
+        Reading a value is a jsii call; ``definition_substitutions`` reads only the keys a
+        definition uses, where ``values`` reads them all.
+        """
+        values: dict[str, Callable[[], str]] = {
+            keys.RESULTS_BUCKET: lambda: self.results_bucket.bucket_name,
+            keys.RESULTS_TOPIC: lambda: self.results_topic.topic_arn,
         }
         for key, function in self.functions.items():
-            values[key] = function.function_arn
+            values[key] = lambda function=function: function.function_arn
         for agent_id, runtime in self.runtimes.items():
-            values[keys.agent_runtime_key(agent_id)] = runtime.agent_runtime_arn
+            values[keys.agent_runtime_key(agent_id)] = lambda runtime=runtime: runtime.agent_runtime_arn
         for workflow_name, machine in self.state_machines.items():
-            values[keys.state_machine_key(workflow_name)] = machine.state_machine_arn
+            values[keys.state_machine_key(workflow_name)] = lambda machine=machine: machine.state_machine_arn
         return values
 
 
@@ -166,11 +174,11 @@ def definition_substitutions(compiled: CompiledWorkflowLike, resources: Workflow
     MissingSubstitutionError
         When a placeholder has no value, naming every such key.
     """
-    available = resources.values()
+    available = resources.lazy_values()
     missing = sorted(set(compiled.substitution_keys) - set(available))
     if missing:
         raise MissingSubstitutionError(compiled.name, missing)
-    return {key: available[key] for key in sorted(compiled.substitution_keys)}
+    return {key: available[key]() for key in sorted(compiled.substitution_keys)}
 
 
 def results_prefix(workflow_name: str) -> str:
