@@ -8,16 +8,18 @@ Settings live in ``cdk.json`` under ``stepgraph:`` (see ``stacks.Settings``).
 
 CDK's built-in CloudFormation validation (``cdk.CloudFormationValidatePlugin``) spends about
 2 s of every synth setting up its rule engine, in the jsii kernel (Node.js), before it checks
-a single template. ``main`` starts that set-up first, on a second thread, and meanwhile imports
-``stepgraph`` and ``stacks`` and reads the project: Python work that makes no jsii call
-(``load`` checks this; tests/infra/test_app.py asserts it). The engine is then registered on
-the app, where CDK would otherwise create the same one itself during ``app.synth()``: same
-plugin, same rules, same report; only its start moves.
+a single template. CDK keeps that engine in a process-wide singleton, created by the first
+synth that validates. ``main`` first synthesizes a one-resource throwaway app on a second
+thread, which creates it, and meanwhile imports ``stepgraph`` and ``stacks`` and reads the
+project: Python work that makes no jsii call (tests/infra/test_app.py asserts it). The real
+``app.synth()`` then finds the engine ready: the same plugin CDK always uses, registered by CDK
+itself; only its start moves (templates, report and CDK's analytics metadata are unchanged).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -31,26 +33,37 @@ import cdk_nag  # noqa: F401
 ROOT = Path(__file__).resolve().parent
 
 
-def start_cloudformation_validation() -> Future[cdk.CloudFormationValidatePlugin] | None:
-    """Start creating CDK's CloudFormation validation plugin on a second thread.
+def start_cloudformation_validation() -> Future[None] | None:
+    """Start CDK's CloudFormation validation engine on a second thread.
+
+    Synthesizes a throwaway app (one ``AWS::CloudFormation::WaitConditionHandle``, which the
+    validation passes, in a temporary folder), so that CDK creates its validation plugin, a
+    process-wide singleton (aws-cdk-lib ``core/lib/private/synthesis-validation.js``,
+    ``CloudFormationValidatePlugin._singletonInstance``); every later synth of the process
+    reuses it.
 
     Returns
     -------
     Future or None
-        The plugin, with CDK's default rules (what ``app.synth()`` creates when no app
-        registers one; aws-cdk-lib ``core/lib/private/synthesis-validation.js``). ``None``
-        when ``CDK_VALIDATION=false``, which turns CDK's validation off (then nothing is
-        registered, as CDK would register nothing).
+        Done when the engine is ready; its ``result()`` re-raises what the throwaway synth
+        raised. ``None`` when ``CDK_VALIDATION=false`` (CDK's validation is off: nothing to start).
 
-    The jsii kernel answers one request at a time: until the future is done, this process must
-    make no other jsii call (``load`` makes none).
+    Until the future is done this process must make no other jsii call: the jsii kernel serves
+    one request at a time (``load`` makes none).
     """
     if os.environ.get("CDK_VALIDATION") == "false":
         return None
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfn-validate")
-    future = executor.submit(cdk.CloudFormationValidatePlugin)
+    future = executor.submit(_synthesize_throwaway_app)
     executor.shutdown(wait=False)
     return future
+
+
+def _synthesize_throwaway_app() -> None:
+    with tempfile.TemporaryDirectory(prefix="stepgraph-validate-") as outdir:
+        app = cdk.App(outdir=outdir)
+        cdk.CfnWaitConditionHandle(cdk.Stack(app, "ValidationWarmUp"), "Handle")
+        app.synth()
 
 
 def load(root: Path) -> tuple[Callable[..., Any], Callable[[Path], dict], Any]:
@@ -80,15 +93,13 @@ def main() -> cdk.App:
     try:
         build_stacks, load_cdk_json_context, project = load(ROOT)
     finally:
-        plugin = validation.result() if validation is not None else None  # no jsii call before this
+        if validation is not None:
+            validation.result()  # no jsii call before this
     if os.environ.get("CDK_OUTDIR"):  # run by the CDK CLI, which passes outdir and context
         app = cdk.App()
     else:  # without the CLI, cdk.App() would write to a temporary folder and miss cdk.json
         app = cdk.App(outdir=str(ROOT / "cdk.out"), context=load_cdk_json_context(ROOT / "cdk.json"))
     build_stacks(app, project)
-    if plugin is not None:
-        # after build_stacks' plugins (cdk-nag's), where CDK puts its own
-        cdk.Validations.of(app).add_plugins(plugin)
     app.synth()
     return app
 
