@@ -59,7 +59,7 @@ from enum import Enum
 from types import ModuleType
 from typing import Any, Callable
 
-from .expressions import Evaluator, install_direct_bindings, install_variables
+from .expressions import Evaluator, install_direct_bindings, install_variables, unexpected_evaluation
 
 __all__ = ["install_seams", "restore_real_time", "check_seams", "defer_moto_batch", "HistoryFeed", "LambdaRegistry",
            "LambdaContext", "FastForward", "SeamError", "TaskCallbacks"]
@@ -296,7 +296,7 @@ def check_seams() -> None:
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
             StateTaskServiceSfn,
         )
-        from moto.stepfunctions.parser.asl.eval import states as moto_states
+        from moto.stepfunctions.parser.asl.component.common.string import string_expression
         from moto.stepfunctions.parser.asl.eval import variable_store
     except ImportError as exc:  # pragma: no cover - only when moto moves
         raise SeamError(f"moto layout changed: {exc}; stepgraph pins moto==5.2.5") from exc
@@ -331,9 +331,11 @@ def check_seams() -> None:
         problems.append("WaitFunction._wait_interval")
     if not hasattr(retrier_decl, "time"):
         problems.append("retrier_decl.time")
-    for module in (moto_states, variable_store):
-        if not hasattr(module, "encode_jsonata_variable_declarations"):
-            problems.append(f"{module.__name__}.encode_jsonata_variable_declarations")
+    for name in ("StringJSONata", "StringVariableSample"):
+        if not hasattr(getattr(string_expression, name, None), "_eval_body"):
+            problems.append(f"string_expression.{name}._eval_body")
+    if not hasattr(variable_store.VariableStore, "get") or not hasattr(variable_store, "NoSuchVariable"):
+        problems.append("VariableStore.get / NoSuchVariable")
     if not hasattr(variable_store.VariableStore, "get_assigned_variables"):
         problems.append("VariableStore.get_assigned_variables")
     from moto.stepfunctions import responses as sfn_responses
@@ -384,7 +386,7 @@ def install_seams(registry: LambdaRegistry, *, fast_forward: FastForward | None,
         _installed["wait"] = WaitFunction._wait_interval
         _installed["retry_time"] = retrier_decl.time
     evaluator = Evaluator()
-    moto_jsonata._eval_jsonata = evaluator
+    moto_jsonata._eval_jsonata = unexpected_evaluation
     install_direct_bindings(evaluator, _installed)
 
     def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:

@@ -10,7 +10,9 @@ and every variable in scope as JSON text in front of each expression. Here:
 * :func:`install_direct_bindings` replaces moto's evaluation of JSONata strings: only the
   variables an expression references are bound, as Python values;
 * :func:`install_variables` JSON-encodes string variables where moto still writes them as text
-  (the ``assignedVariables`` of the history).
+  (the ``assignedVariables`` of the history);
+* :func:`unexpected_evaluation` stands in for moto's own ``_eval_jsonata``, which nothing reaches
+  once the string expressions are replaced: it fails loudly if a moto change ever does.
 
 The emulator's other seams are in :mod:`stepgraph.local.emulator`, which installs these.
 """
@@ -26,7 +28,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Callable
 
-__all__ = ["Evaluator", "encode_declarations", "install_direct_bindings", "install_variables"]
+__all__ = ["Evaluator", "install_direct_bindings", "install_variables", "unexpected_evaluation"]
 
 
 def _sfn_functions() -> dict[str, Callable[..., Any]]:
@@ -55,49 +57,6 @@ def _sfn_functions() -> dict[str, Callable[..., Any]]:
         "range": rng,
         "random": lambda *seed: random.Random(seed[0]).random() if seed else random.random(),
     }
-
-
-_DECLARATION = re.compile(r"\$([A-Za-z0-9_]+):=")
-#: Functions moto wraps a whole evaluated expression in to check its result's type.
-_WRAPPERS = ("$type", "$exists")
-
-
-def _split_declarations(expression: str, function_declarations: tuple[str, ...]) -> tuple[str, dict[str, Any]] | None:
-    """Split moto's ``($states:=<json>;$x:=<json>;<expression>)`` into expression and bindings.
-
-    moto inlines every variable as JSON text in front of the expression; parsing that text with
-    a pure-Python JSONata parser costs time proportional to the execution input on *every*
-    evaluation (a 1,000-item loop took minutes). ``json`` decodes it at C speed instead, and the
-    remaining expression is compiled once and cached. Returns ``None`` when the text does not
-    have that shape (then it is evaluated as it is).
-    """
-    if not expression.startswith("(") or not expression.endswith(")"):
-        return None
-    pos = 1
-    stripped = True
-    while stripped:  # moto's JSONata stand-ins for $parse, $uuid …: ours are registered instead
-        stripped = False
-        for declaration in function_declarations:
-            if expression.startswith(declaration, pos):
-                pos += len(declaration)
-                stripped = True
-    bindings: dict[str, Any] = {}
-    decoder = json.JSONDecoder()
-    while True:
-        match = _DECLARATION.match(expression, pos)
-        if not match:
-            break
-        try:
-            value, end = decoder.raw_decode(expression, match.end())
-        except ValueError:
-            return None
-        if end >= len(expression) or expression[end] != ";":
-            return None
-        bindings[match.group(1)] = value
-        pos = end + 1
-    if not bindings:
-        return None
-    return expression[pos:-1], bindings
 
 
 _NAME = r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)"
@@ -150,10 +109,7 @@ class Evaluator:
     """
 
     def __init__(self) -> None:
-        from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as moto_functions
-
         self.functions = _sfn_functions()
-        self.declarations = tuple(getattr(moto_functions, "_DECLARATION_BY_VARIABLE_REFERENCE", {}).values())
         self._pools: dict[str, list[Any]] = {}
         self._plans: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -204,19 +160,6 @@ class Evaluator:
         finally:
             with self._lock:
                 self._pools.setdefault(text, []).append(expr)
-
-    def __call__(self, expression: str) -> Any:
-        """moto's ``_eval_jsonata``: a text with moto's ``$name:=<json>;`` declarations in front."""
-        from jsonata.utils import Utils
-
-        # moto checks a string or null result again as $type(<expression>) / $exists(<expression>)
-        wrapper = next((w for w in _WRAPPERS if expression.startswith(w + "(") and expression.endswith(")")), None)
-        inner = expression[len(wrapper) + 1 : -1] if wrapper else expression
-        split = _split_declarations(inner, self.declarations)
-        if split is None:
-            return Utils.convert_nulls(self.raw(expression, None))
-        body, bindings = split
-        return Utils.convert_nulls(self.raw(f"{wrapper}({body})" if wrapper else body, bindings))
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -345,23 +288,26 @@ def install_direct_bindings(evaluator: Evaluator, installed: dict[str, Any]) -> 
         cls._eval_body = body
 
 
-def encode_declarations(bindings: dict[str, Any]) -> str:
-    """moto's ``encode_jsonata_variable_declarations`` with strings JSON-encoded too."""
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
-    return "".join(f"{name}:={to_json_str(value, separators=(',', ':'))};" for name, value in bindings.items())
-
-
 def install_variables() -> None:
-    """Close the string-encoding gap of moto's variables (see the module docstring)."""
-    from moto.stepfunctions.parser.asl.eval import states as moto_states
+    """JSON-encode string variables in the history's ``assignedVariables``, which moto writes as
+    ``"<value>"`` unescaped (a quote or a line break there breaks the history's JSON)."""
     from moto.stepfunctions.parser.asl.eval import variable_store
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
-    moto_states.encode_jsonata_variable_declarations = encode_declarations
-    variable_store.encode_jsonata_variable_declarations = encode_declarations
 
     def get_assigned_variables(self: Any) -> dict[str, str]:
         return {name: to_json_str(self.get(name), separators=(",", ":")) for name in self._declaration_tracing}
 
     variable_store.VariableStore.get_assigned_variables = get_assigned_variables
+
+
+def unexpected_evaluation(expression: str) -> Any:
+    """moto's ``_eval_jsonata`` hook, which only the replaced string expressions called.
+
+    Raises
+    ------
+    RuntimeError
+        Always: moto evaluated JSONata through a path the seams do not know (the pinned
+        moto 5.2.5 has none), so the seams need updating.
+    """
+    raise RuntimeError(f"moto evaluated JSONata outside stepgraph's seams ({expression[:80]!r}); "
+                       "stepgraph pins moto==5.2.5")
