@@ -177,7 +177,7 @@ class AgentProcess:
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 5 s)."""
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            self.terminate()
             try:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:

@@ -275,11 +275,12 @@ class LocalEngine:
         """The agents these workflows may invoke: their own, their subflows', and those of the workflows they chain to."""
         from ..chaining import chain_routes
 
-        workflows = self.project.workflows
-        routes = chain_routes(workflows) if workflow_names else {}
-        per_workflow = session_agents(workflows)
-        found: set[str] = set()
         queue, seen = list(workflow_names), set()
+        if not queue:  # the common case: nothing to start, nothing to compute
+            return []
+        workflows = self.project.workflows
+        routes, per_workflow = chain_routes(workflows), session_agents(workflows)
+        found: set[str] = set()
         while queue:
             name = queue.pop()
             if name in seen:
